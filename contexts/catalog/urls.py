@@ -1,0 +1,3 @@
+"""REST routes of the catalog context."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Tables of the notifications context. Other contexts' things are referenced by id, never by ForeignKey."""

@@ -1,0 +1,16 @@
+"""The payments context's boundary declaration and start-up wiring."""
+
+from integration.contexts import ContextConfig
+
+
+class PaymentsConfig(ContextConfig):
+    default = True
+    name = "contexts.payments"
+    label = "payments"
+    verbose_name = "Payments"
+    responsibilities = (
+        "Payments: authorize, capture, void",
+        "Refunds, billing and invoices",
+        "Payment provider adapters",
+    )
+    depends_on = ()

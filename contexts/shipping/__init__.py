@@ -1,0 +1,1 @@
+"""The shipping bounded context."""

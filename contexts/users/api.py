@@ -1,0 +1,1 @@
+"""The users context's service interface: the only door other contexts may use besides its events."""

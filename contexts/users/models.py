@@ -1,0 +1,70 @@
+"""Tables of the users context: the custom user model (UUID key, email as the login).
+
+Only this context reads these tables; every other context knows a user by id and token claims.
+"""
+
+import uuid
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create(self, email: str, password: str | None, **fields):
+        if not email:
+            raise ValueError("an email is required")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **fields):
+        fields.setdefault("is_staff", False)
+        fields.setdefault("is_superuser", False)
+        return self._create(email, password, **fields)
+
+    def create_superuser(self, email: str, password: str | None = None, **fields):
+        fields.update(is_staff=True, is_superuser=True)
+        return self._create(email, password, **fields)
+
+    def get_by_natural_key(self, username):
+        return self.get(email__iexact=username)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(max_length=254, unique=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    phone = models.CharField(max_length=16, blank=True, help_text="E.164, e.g. +14155550100")
+    email_verified = models.BooleanField(default=False)
+    is_staff = models.BooleanField(default=False, help_text="Operators: staff endpoints and the admin.")
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+    # Every token issued before this instant is rejected (logout everywhere, password change).
+    tokens_valid_after = models.DateTimeField(null=True, blank=True)
+    shipping_address = models.JSONField(null=True, blank=True)
+    locale = models.CharField(max_length=16, default="en")
+    marketing_opt_in = models.BooleanField(default=False)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        db_table = "users_user"
+        constraints = [models.UniqueConstraint(Lower("email"), name="users_email_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return ("customer", "staff") if self.is_staff else ("customer",)

@@ -1,0 +1,3 @@
+"""REST routes of the users context."""
+
+urlpatterns: list = []

@@ -1,0 +1,358 @@
+"""Publish, relay, deliver, sweep and replay: the transactional outbox/inbox event bus.
+
+publish() writes the outbox row and one delivery row per subscriber in the caller's transaction.
+After commit the relay hands each delivery to Celery on the subscriber's queue. deliver() runs the
+handler in its own transaction together with the inbox record and the delivery's new status, so a
+redelivered event has no second effect. The periodic sweep resends whatever a crash left behind.
+"""
+
+import dataclasses
+import datetime as dt
+import random
+import traceback
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from integration import codec, correlation
+from integration.bus import registry
+from integration.bus.models import Delivery, InboxRecord, OutboxMessage
+from integration.logging import get_logger
+from integration.worker import tasks_run_eagerly
+
+log = get_logger(__name__)
+
+Status = Delivery.Status
+
+
+@dataclass(frozen=True, kw_only=True)
+class Envelope:
+    """What travels with every event, in-process or over a broker. The payload is the event's JSON."""
+
+    id: uuid.UUID
+    type: str
+    version: int
+    occurred_at: dt.datetime
+    source: str
+    correlation_id: str
+    causation_id: str | None
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, message: OutboxMessage) -> "Envelope":
+        return cls(
+            id=message.id,
+            type=message.type,
+            version=message.version,
+            occurred_at=message.occurred_at,
+            source=message.source,
+            correlation_id=message.correlation_id,
+            causation_id=message.causation_id or None,
+            payload=message.payload,
+        )
+
+
+class PermanentDeliveryError(Exception):
+    """Retrying cannot help (the payload does not decode): dead-letter at once."""
+
+
+def _conf(key: str) -> Any:
+    return settings.BUS[key]
+
+
+def max_countdown() -> float:
+    # Countdowns stay below the broker's visibility timeout, or a delayed message would be redelivered.
+    return max(1.0, settings.CELERY_VISIBILITY_TIMEOUT * 0.9)
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Exponential backoff with 'equal jitter': half fixed, half random, capped."""
+    ceiling = min(_conf("BACKOFF_MAX_SECONDS"), _conf("BACKOFF_BASE_SECONDS") * 2 ** max(0, attempts - 1))
+    ceiling = min(ceiling, max_countdown())
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+# --- publish -----------------------------------------------------------------------------------------
+
+
+def publish(event: Any) -> uuid.UUID:
+    """Record `event` in the outbox within the current transaction; it is relayed after commit.
+
+    Commit both the business change and the event, or neither. Returns the event id.
+    """
+    etype = registry.event_type_of(type(event))
+    now = timezone.now()
+    subscribers = registry.subscribers(etype.type_name)
+    with transaction.atomic():
+        message = OutboxMessage.objects.create(
+            type=etype.type_name,
+            version=etype.version,
+            source=etype.source,
+            occurred_at=now,
+            correlation_id=correlation.get() or correlation.new_id(),
+            causation_id=correlation.get_causation() or "",
+            payload=codec.to_primitive(event),
+            created_at=now,
+            dispatched_at=None if subscribers else now,
+        )
+        if subscribers:
+            Delivery.objects.bulk_create(
+                [
+                    Delivery(message=message, handler=s.name, queue=s.context, next_attempt_at=now)
+                    for s in subscribers
+                ]
+            )
+            transaction.on_commit(lambda: dispatch_message(message.id))
+    return message.id
+
+
+# --- relay -------------------------------------------------------------------------------------------
+
+
+def _enqueue(delivery_id: int, queue: str, correlation_id: str, countdown: float | None = None) -> None:
+    from integration.tasks import deliver_event  # the task module imports this one
+
+    deliver_event.apply_async(
+        args=(delivery_id,),
+        queue=queue,
+        routing_key=queue,
+        countdown=countdown,
+        headers={"x_correlation_id": correlation_id},
+    )
+
+
+def _send(messages: list[OutboxMessage]) -> int:
+    """Hand the pending deliveries of locked `messages` to the broker and mark them dispatched.
+
+    Called with the messages' rows locked, so no other relay sends them. The broker publish happens
+    before the commit: a crash in between means a resend (harmless: inbox), never a loss. In eager mode
+    the handlers would run inside this transaction, so their execution is deferred to after commit.
+    """
+    if not messages:
+        return 0
+    by_id = {m.id: m for m in messages}
+    deliveries = list(
+        Delivery.objects.filter(message_id__in=by_id, status=Status.PENDING).values_list(
+            "id", "queue", "message_id"
+        )
+    )
+    sends = [(d_id, queue, by_id[m_id].correlation_id) for d_id, queue, m_id in deliveries]
+    if tasks_run_eagerly():
+        transaction.on_commit(lambda: [_enqueue(*s) for s in sends])
+    else:
+        for s in sends:
+            _enqueue(*s)
+    OutboxMessage.objects.filter(id__in=by_id).update(dispatched_at=timezone.now())
+    return len(sends)
+
+
+def dispatch_message(message_id: uuid.UUID) -> None:
+    """After-commit relay of one message. Failure here is logged, not raised: the sweep retries it."""
+    try:
+        with transaction.atomic():
+            messages = list(
+                OutboxMessage.objects.select_for_update(skip_locked=True).filter(
+                    id=message_id, dispatched_at__isnull=True
+                )
+            )
+            _send(messages)
+    except Exception:
+        log.exception("outbox.dispatch_failed", message_id=str(message_id))
+
+
+def sweep_outbox(*, grace_seconds: float | None = None, batch: int | None = None) -> int:
+    """Resend what a crash left behind. Several sweepers may run at once: rows are claimed with
+    SELECT ... FOR UPDATE SKIP LOCKED, so each is sent by one of them. Returns deliveries sent."""
+    grace = _conf("SWEEP_GRACE_SECONDS") if grace_seconds is None else grace_seconds
+    batch = batch or _conf("SWEEP_BATCH")
+    sent = 0
+    while True:
+        cutoff = timezone.now() - dt.timedelta(seconds=grace)
+        with transaction.atomic():
+            messages = list(
+                OutboxMessage.objects.select_for_update(skip_locked=True)
+                .filter(dispatched_at__isnull=True, created_at__lte=cutoff)
+                .order_by("created_at")[:batch]
+            )
+            if not messages:
+                break
+            sent += _send(messages)
+    sent += _requeue_stale_deliveries()
+    if sent:
+        log.info("outbox.swept", deliveries=sent)
+    return sent
+
+
+def _requeue_stale_deliveries() -> int:
+    """A delivery whose task message was lost (a broker restart without persistence, a purge) is
+    sent again once it is well past due. Redelivery is harmless, loss is not."""
+    stale_after = dt.timedelta(seconds=max(300.0, _conf("BACKOFF_MAX_SECONDS")))
+    now = timezone.now()
+    requeued = 0
+    with transaction.atomic():
+        stale = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(
+                status__in=(Status.PENDING, Status.FAILED),
+                next_attempt_at__lte=now - stale_after,
+                message__dispatched_at__isnull=False,
+            )
+            .select_related("message")
+            .order_by("next_attempt_at")[: _conf("SWEEP_BATCH")]
+        )
+        for d in stale:
+            _enqueue(d.id, d.queue, d.message.correlation_id)
+            requeued += 1
+        Delivery.objects.filter(id__in=[d.id for d in stale]).update(next_attempt_at=now)
+    return requeued
+
+
+# --- deliver -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    retry_in: float | None = None
+    queue: str = ""
+    correlation_id: str = ""
+
+
+def decode(message: OutboxMessage) -> Any:
+    """The event object stored in `message`. UnknownEventType or CodecError when it cannot be."""
+    etype = registry.event_type_named(message.type)
+    return codec.from_primitive(etype.cls, message.payload)
+
+
+def deliver(delivery_id: int) -> Outcome:
+    """Run one delivery: handler, inbox record and status change commit together, or not at all."""
+    try:
+        with transaction.atomic():
+            delivery = Delivery.objects.select_for_update().select_related("message").get(id=delivery_id)
+            if delivery.status in (Status.DELIVERED, Status.DEAD):
+                return Outcome(delivery.status)
+            message = delivery.message
+            envelope = Envelope.of(message)
+            try:
+                event = decode(message)
+            except codec.CodecError as exc:
+                raise PermanentDeliveryError(f"malformed payload for {message.type}: {exc}") from exc
+            subscription = registry.subscription(delivery.handler)
+            _, first_time = InboxRecord.objects.get_or_create(handler=delivery.handler, event_id=message.id)
+            if first_time:
+                with correlation.bound(message.correlation_id, causation_id=str(message.id)):
+                    subscription.handler(event, envelope)
+            delivery.status = Status.DELIVERED
+            delivery.attempts += 1
+            delivery.delivered_at = timezone.now()
+            delivery.last_error = ""
+            delivery.next_attempt_at = None
+            delivery.save(
+                update_fields=[
+                    "status",
+                    "attempts",
+                    "delivered_at",
+                    "last_error",
+                    "next_attempt_at",
+                    "updated_at",
+                ]
+            )
+            return Outcome(Status.DELIVERED)
+    except Delivery.DoesNotExist:
+        log.warning("bus.delivery_missing", delivery_id=delivery_id)
+        return Outcome("missing")
+    except Exception as exc:  # a handler's failure, whatever it is, is recorded, never lost
+        return _record_failure(delivery_id, exc)
+
+
+def _record_failure(delivery_id: int, exc: Exception) -> Outcome:
+    error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
+    with transaction.atomic():
+        delivery = Delivery.objects.select_for_update().select_related("message").get(id=delivery_id)
+        if delivery.status in (Status.DELIVERED, Status.DEAD):
+            return Outcome(delivery.status)
+        delivery.attempts += 1
+        delivery.last_error = detail
+        permanent = isinstance(exc, PermanentDeliveryError)
+        if permanent or delivery.attempts >= _conf("MAX_ATTEMPTS"):
+            delivery.status = Status.DEAD
+            delivery.next_attempt_at = None
+            retry_in = None
+        else:
+            delivery.status = Status.FAILED
+            retry_in = backoff_seconds(delivery.attempts)
+            delivery.next_attempt_at = timezone.now() + dt.timedelta(seconds=retry_in)
+        delivery.save(update_fields=["status", "attempts", "last_error", "next_attempt_at", "updated_at"])
+    log.warning(
+        "bus.delivery_failed",
+        handler=delivery.handler,
+        event_id=str(delivery.message_id),
+        event_type=delivery.message.type,
+        attempts=delivery.attempts,
+        status=delivery.status,
+        error=error,
+    )
+    return Outcome(delivery.status, retry_in, delivery.queue, delivery.message.correlation_id)
+
+
+def retry_later(delivery_id: int, outcome: Outcome) -> None:
+    if outcome.retry_in is not None:
+        # Eager mode has no broker to hold a countdown: the retry runs at once, still bounded.
+        _enqueue(delivery_id, outcome.queue, outcome.correlation_id, countdown=outcome.retry_in)
+
+
+# --- operators ---------------------------------------------------------------------------------------
+
+
+def replay(delivery_ids: list[int]) -> int:
+    """Give dead or failed deliveries a fresh set of attempts and send them again after commit."""
+    with transaction.atomic():
+        rows = list(
+            Delivery.objects.select_for_update()
+            .filter(id__in=delivery_ids)
+            .filter(Q(status=Status.DEAD) | Q(status=Status.FAILED))
+            .select_related("message")
+            .order_by("id")
+        )
+        now = timezone.now()
+        for d in rows:
+            d.status = Status.PENDING
+            d.attempts = 0
+            d.next_attempt_at = now
+            d.updated_at = now
+        Delivery.objects.bulk_update(rows, ["status", "attempts", "next_attempt_at", "updated_at"])
+        sends = [(d.id, d.queue, d.message.correlation_id) for d in rows]
+        transaction.on_commit(lambda: [_enqueue(*s) for s in sends])
+    log.info("bus.replayed", deliveries=len(rows))
+    return len(rows)
+
+
+def outbox_lag_seconds() -> float:
+    """Age of the oldest undispatched event: 0 when the relay is keeping up."""
+    oldest = (
+        OutboxMessage.objects.filter(dispatched_at__isnull=True)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return 0.0 if oldest is None else max(0.0, (timezone.now() - oldest).total_seconds())
+
+
+def event_fields(cls: type) -> list[tuple[str, str]]:
+    """(name, type) of an event class's fields, for the event catalogue."""
+    hints = codec._hints(cls)
+    return [(f.name, _type_label(hints[f.name])) for f in dataclasses.fields(cls)]
+
+
+def _type_label(tp: Any) -> str:
+    if isinstance(tp, type):
+        return tp.__name__
+    return (
+        str(tp).replace("typing.", "").replace("datetime.", "").replace("decimal.", "").replace("uuid.", "")
+    )

@@ -1,0 +1,5 @@
+"""Django discovers the integration app's tables here; they live with the mechanism that owns them."""
+
+from integration.bus.models import Delivery, InboxRecord, OutboxMessage
+
+__all__ = ["Delivery", "InboxRecord", "OutboxMessage"]

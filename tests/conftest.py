@@ -1,0 +1,35 @@
+"""Shared fixtures: the real services (PostgreSQL, Redis, RabbitMQ) and the bus in test mode."""
+
+import pytest
+from celery import current_app
+from django.core.cache import cache
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    """Rate-limit buckets and the token denylist live in the cache: every test starts empty."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def eager_tasks(settings):
+    """Run Celery tasks in-process (as the embedded default does), so event handlers run at commit.
+
+    For tests of one context's behaviour through the bus; the broker path has its own tests with a
+    real worker (tests/platform/test_bus_worker.py).
+    """
+    conf = current_app.conf
+    previous = conf.task_always_eager, conf.task_eager_propagates
+    conf.task_always_eager, conf.task_eager_propagates = True, True
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    yield
+    conf.task_always_eager, conf.task_eager_propagates = previous
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
