@@ -68,6 +68,12 @@ lint: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
+# The context map and event catalogue in README.md are generated from the code; this refreshes them.
+.PHONY: docs
+docs: install
+	$(PY) manage.py contexts --write-readme
+	$(PY) manage.py events --write-readme
+
 format: install-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
