@@ -5,7 +5,9 @@ hand-kept list), so the copies embedded in README.md can be checked against the 
 markdown, sorted and free of timestamps: the same code always renders the same text.
 """
 
+import dataclasses
 import re
+import typing
 from pathlib import Path
 
 from django.conf import settings
@@ -25,6 +27,42 @@ def _codes(items) -> str:
 def _cell(text: str) -> str:
     # GitHub tables split cells at every "|", code spans included, unless it is escaped.
     return text.replace("|", "\\|")
+
+
+# "contexts.catalog.events.StockLineData" -> "StockLineData": value types are listed by class name.
+_QUALIFIED = re.compile(r"\b(?:[a-z_][a-z0-9_]*\.)+(?=[A-Z])")
+
+
+def _type(label: str) -> str:
+    return _cell(_QUALIFIED.sub("", label))
+
+
+def _fields_table(cls: type) -> list[str]:
+    fields = event_fields(cls)
+    if not fields:
+        return ["No fields."]
+    return ["| field | type |", "|---|---|", *(f"| `{name}` | `{_type(label)}` |" for name, label in fields)]
+
+
+def _value_types(classes) -> list[type]:
+    """The dataclasses nested in the given events' fields (lines of an order, ...), each once, sorted."""
+    found: dict[str, type] = {}
+
+    def walk(tp) -> None:
+        if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+            key = f"{tp.__module__}.{tp.__qualname__}"
+            if key not in found and not hasattr(tp, "EVENT_TYPE"):
+                found[key] = tp
+                for hint in typing.get_type_hints(tp).values():
+                    walk(hint)
+            return
+        for arg in typing.get_args(tp):
+            walk(arg)
+
+    for cls in classes:
+        for hint in typing.get_type_hints(cls).values():
+            walk(hint)
+    return [found[name] for name in sorted(found)]
 
 
 def context_map() -> str:
@@ -68,14 +106,15 @@ def event_catalogue() -> str:
         cls = etype.cls
         lines.append(f"Published by **{etype.source}** as `{cls.__module__}.{cls.__qualname__}`.")
         lines.append("")
-        fields = event_fields(etype.cls)
-        if fields:
-            lines += ["| field | type |", "|---|---|"]
-            lines += [f"| `{name}` | `{_cell(label)}` |" for name, label in fields]
-        else:
-            lines.append("No fields.")
+        lines += _fields_table(cls)
         lines.append("")
         lines.append(f"Subscribers: {_codes(subscribers[etype.type_name])}")
+    values = _value_types(e.cls for e in etypes)
+    if values:
+        lines += ["", "### Value types", "", "Plain dataclasses carried inside the events above."]
+    for cls in values:
+        lines += ["", f"#### `{cls.__qualname__}`", "", f"`{cls.__module__}.{cls.__qualname__}`", ""]
+        lines += _fields_table(cls)
     return "\n".join(lines) + "\n"
 
 
