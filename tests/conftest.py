@@ -33,3 +33,32 @@ def api_client():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+@pytest.fixture
+def testbus():
+    """Register the test app's events and handlers in this process for one test."""
+    from tests.busapp import handlers
+
+    handlers.register()
+    yield handlers
+    handlers.unregister()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real Celery worker (2 prefork processes) consuming every queue, against the test database.
+
+    Its handlers retry fast and dead-letter after 3 attempts so failure paths finish in seconds.
+    """
+    from tests.worker import WorkerProcess, purge_queues, wait_for_other_sessions_to_close
+
+    with django_db_blocker.unblock():
+        purge_queues()
+        worker = WorkerProcess(
+            env={"BUS_MAX_ATTEMPTS": "3", "BUS_BACKOFF_BASE_SECONDS": "0.2", "BUS_BACKOFF_MAX_SECONDS": "1"}
+        ).start()
+    yield worker
+    worker.stop()
+    with django_db_blocker.unblock():
+        wait_for_other_sessions_to_close()

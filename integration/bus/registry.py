@@ -135,6 +135,14 @@ def all_subscriptions() -> list[Subscription]:
     return sorted(_subscriptions.values(), key=lambda s: s.name)
 
 
+def unregister_event(type_name: str) -> None:
+    """Forget an event type (tests that register throwaway events clean up with this)."""
+    with _lock:
+        entry = _event_types.pop(type_name, None)
+        if entry is not None:
+            _event_classes.pop(entry.cls, None)
+
+
 def unsubscribe(name: str) -> None:
     """Remove a subscription (tests that subscribe throwaway handlers clean up with this)."""
     with _lock:

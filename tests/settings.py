@@ -1,0 +1,14 @@
+"""Settings for the test suite: the project's own, plus a throwaway app that exercises the bus."""
+
+from config.settings import *  # noqa: F403
+from config.settings import CELERY_TASK_QUEUES, CELERY_TASK_ROUTES, INSTALLED_APPS
+
+from kombu import Exchange, Queue
+
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.busapp"]
+ROOT_URLCONF = "tests.urls"
+# The test app's handlers consume from their own queue, like a context's.
+CELERY_TASK_QUEUES = [*CELERY_TASK_QUEUES, Queue("testbus", Exchange("testbus", type="direct"), routing_key="testbus")]
+CELERY_TASK_ROUTES = {**CELERY_TASK_ROUTES, "testbus.*": {"queue": "testbus", "routing_key": "testbus"}}
+# Fast, cheap hashing: tests create many users; production keeps PBKDF2.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,115 @@
+"""Run a real Celery worker process against RabbitMQ and the test database, for tests that need one."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    """The URL of the database the test process uses (pytest-django's test_ database)."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        raise RuntimeError("worker tests need PostgreSQL (set DATABASE_URL)")
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{connection.settings_dict['NAME']}"
+
+
+def queues() -> list[str]:
+    return [q.name for q in settings.CELERY_TASK_QUEUES]
+
+
+def purge_queues() -> None:
+    """Drop messages that earlier test runs left in the broker."""
+    from celery import current_app
+
+    with current_app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for name in queues():
+            try:
+                channel.queue_purge(name)
+            except Exception:  # noqa: S112 - a queue that does not exist yet has nothing to purge
+                continue
+
+
+class WorkerProcess:
+    def __init__(self, *, concurrency: int = 2, env: dict | None = None):
+        self.concurrency = concurrency
+        self.extra_env = env or {}
+        self.proc: subprocess.Popen | None = None
+        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"shop-test-worker-{os.getpid()}.log"
+
+    def start(self) -> "WorkerProcess":
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": database_url(),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "TESTBUS_REGISTER": "1",
+            "LOG_LEVEL": "INFO",
+            "CELERY_SKIP_CHECKS": "1",
+            **self.extra_env,
+        }
+        self.log = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", ",".join(queues()),
+             "-c", str(self.concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "-n", f"test-{os.getpid()}@%h"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the worker exited early:\n{self.output()}")
+            if " ready." in self.output():
+                return self
+            time.sleep(0.2)
+        raise RuntimeError(f"the worker did not become ready:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def wait_for_other_sessions_to_close(timeout: float = 10.0) -> None:
+    """Child processes' connections linger a moment after they exit; the test database can only be
+    dropped once they are gone."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.1)
