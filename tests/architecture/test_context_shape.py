@@ -9,11 +9,13 @@ import importlib
 import importlib.util
 import inspect
 import re
+import types
 import typing
 from pathlib import Path
 
 import pytest
 from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.http import HttpRequest
 
@@ -66,9 +68,7 @@ def test_a_context_is_installed_with_its_own_context_config(package):
     assert config.responsibilities, f"{type(config).__name__} declares no responsibilities"
 
 
-@pytest.mark.parametrize("package", CONTEXTS)
-def test_api_functions_take_keyword_only_arguments(package):
-    api = importlib.import_module(f"contexts.{package}.api")
+def keyword_only_problems(api, package: str) -> list[str]:
     problems = []
     for name, fn in _public_functions(api, package):
         positional = [
@@ -76,12 +76,16 @@ def test_api_functions_take_keyword_only_arguments(package):
         ]
         if positional:
             problems.append(f"{name}({', '.join(positional)}): make them keyword-only (def {name}(*, ...))")
-    assert not problems, f"contexts/{package}/api.py:\n" + "\n".join(problems)
+    return problems
 
 
 @pytest.mark.parametrize("package", CONTEXTS)
-def test_api_functions_neither_take_nor_return_models_querysets_or_requests(package):
-    api = importlib.import_module(f"contexts.{package}.api")
+def test_api_functions_take_keyword_only_arguments(package):
+    problems = keyword_only_problems(importlib.import_module(f"contexts.{package}.api"), package)
+    assert not problems, f"contexts/{package}/api.py:\n" + "\n".join(problems)
+
+
+def model_leak_problems(api, package: str) -> list[str]:
     problems = []
     for name, fn in _public_functions(api, package):
         try:
@@ -95,6 +99,12 @@ def test_api_functions_neither_take_nor_return_models_querysets_or_requests(pack
             if bad:
                 where = "returns" if param == "return" else f"takes {param} as"
                 problems.append(f"{name} {where} {', '.join(bad)}: use a frozen dataclass DTO")
+    return problems
+
+
+@pytest.mark.parametrize("package", CONTEXTS)
+def test_api_functions_neither_take_nor_return_models_querysets_or_requests(package):
+    problems = model_leak_problems(importlib.import_module(f"contexts.{package}.api"), package)
     assert not problems, f"contexts/{package}/api.py:\n" + "\n".join(problems)
 
 
@@ -116,10 +126,7 @@ def _dataclass_problems(cls: type) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("package", CONTEXTS)
-def test_events_are_frozen_keyword_only_dataclasses_named_after_their_own_context(package):
-    label = _config(package).label
-    events = importlib.import_module(f"contexts.{package}.events")
+def event_problems(events, label: str) -> list[str]:
     type_name = re.compile(rf"^{re.escape(label)}\.[A-Z][A-Za-z0-9]*\.v[1-9][0-9]*$")
     problems = []
     for cls in _own_classes(events):
@@ -140,4 +147,85 @@ def test_events_are_frozen_keyword_only_dataclasses_named_after_their_own_contex
                 registered = None
             if registered is not cls:
                 problems.append(f"{cls.__name__} is not registered as {cls.EVENT_TYPE} at start-up")
+    return problems
+
+
+@pytest.mark.parametrize("package", CONTEXTS)
+def test_events_are_frozen_keyword_only_dataclasses_named_after_their_own_context(package):
+    events = importlib.import_module(f"contexts.{package}.events")
+    problems = event_problems(events, _config(package).label)
     assert not problems, f"contexts/{package}/events.py:\n" + "\n".join(problems)
+
+
+# --- the checks themselves catch violations ----------------------------------------------------------
+
+
+def _module(name: str, **members) -> types.ModuleType:
+    module = types.ModuleType(name)
+    for member in members.values():
+        member.__module__ = name
+    vars(module).update(members)
+    return module
+
+
+def test_the_api_checks_flag_positional_arguments_and_model_leaks():
+    def product_get(sku: str) -> ContentType: ...
+
+    def product_list(*, filters: dict, request: HttpRequest) -> list[ContentType]: ...
+
+    def product_price(*, sku: str) -> str: ...
+
+    def _helper(sku): ...
+
+    api = _module(
+        "contexts.fake.api",
+        product_get=product_get,
+        product_list=product_list,
+        product_price=product_price,
+        _helper=_helper,
+    )
+    assert keyword_only_problems(api, "fake") == [
+        "product_get(sku): make them keyword-only (def product_get(*, ...))"
+    ]
+    assert model_leak_problems(api, "fake") == [
+        "product_get returns ContentType: use a frozen dataclass DTO",
+        "product_list takes request as HttpRequest: use a frozen dataclass DTO",
+        "product_list returns ContentType: use a frozen dataclass DTO",
+    ]
+
+
+def test_the_api_checks_ignore_functions_imported_from_outside_the_context():
+    api = _module("contexts.fake.api")
+    api.dataclass = dataclasses.dataclass  # public, positional, but the stdlib's
+    assert keyword_only_problems(api, "fake") == []
+
+
+def test_the_event_check_flags_mutable_positional_misnamed_and_unregistered_events():
+    @dataclasses.dataclass
+    class Mutable:
+        EVENT_TYPE: typing.ClassVar[str] = "fake.Mutable.v1"
+        sku: str
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Foreign:
+        EVENT_TYPE: typing.ClassVar[str] = "orders.Foreign.v1"
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class AsField:
+        EVENT_TYPE: str = "fake.AsField.v1"
+
+    @dataclasses.dataclass
+    class Line:
+        sku: str
+
+    events = _module("contexts.fake.events", Mutable=Mutable, Foreign=Foreign, AsField=AsField, Line=Line)
+    assert event_problems(events, "fake") == [
+        "AsField.EVENT_TYPE is a field: annotate it ClassVar[str]",
+        "AsField is not registered as fake.AsField.v1 at start-up",
+        "Foreign.EVENT_TYPE 'orders.Foreign.v1' is not 'fake.<Name>.v<N>'",
+        "Line is not frozen",
+        "Line has positional fields ['sku']: use @dataclass(kw_only=True)",
+        "Mutable is not frozen",
+        "Mutable has positional fields ['sku']: use @dataclass(kw_only=True)",
+        "Mutable is not registered as fake.Mutable.v1 at start-up",
+    ]
