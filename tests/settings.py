@@ -8,7 +8,10 @@ from kombu import Exchange, Queue
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.busapp"]
 ROOT_URLCONF = "tests.urls"
 # The test app's handlers consume from their own queue, like a context's.
-CELERY_TASK_QUEUES = [*CELERY_TASK_QUEUES, Queue("testbus", Exchange("testbus", type="direct"), routing_key="testbus")]
+CELERY_TASK_QUEUES = [
+    *CELERY_TASK_QUEUES,
+    Queue("testbus", Exchange("testbus", type="direct"), routing_key="testbus"),
+]
 CELERY_TASK_ROUTES = {**CELERY_TASK_ROUTES, "testbus.*": {"queue": "testbus", "routing_key": "testbus"}}
 # Fast, cheap hashing: tests create many users; production keeps PBKDF2.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

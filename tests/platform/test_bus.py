@@ -79,7 +79,9 @@ def test_delivering_the_same_delivery_five_times_has_one_effect(testbus, no_brok
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_handler_failure_rolls_back_its_work_and_schedules_a_retry_with_backoff(testbus, no_broker, settings):
+def test_a_handler_failure_rolls_back_its_work_and_schedules_a_retry_with_backoff(
+    testbus, no_broker, settings
+):
     from django.core.cache import cache
 
     from tests.busapp.handlers import FAIL_FLAG
@@ -126,8 +128,12 @@ def test_backoff_grows_exponentially_and_stays_below_the_visibility_timeout(sett
 def test_unknown_event_type_is_refused_clearly_and_the_row_stays(testbus, no_broker, settings):
     settings.BUS = {**settings.BUS, "MAX_ATTEMPTS": 2}
     message = OutboxMessage.objects.create(
-        type="testbus.NeverHeardOf.v1", version=1, source="testbus", occurred_at=timezone.now(),
-        correlation_id="c1", payload={"x": 1},
+        type="testbus.NeverHeardOf.v1",
+        version=1,
+        source="testbus",
+        occurred_at=timezone.now(),
+        correlation_id="c1",
+        payload={"x": 1},
     )
     delivery = Delivery.objects.create(message=message, handler="testbus.on_pinged_b", queue="testbus")
 
@@ -143,8 +149,12 @@ def test_unknown_event_type_is_refused_clearly_and_the_row_stays(testbus, no_bro
 @pytest.mark.django_db(transaction=True)
 def test_a_malformed_payload_is_dead_lettered_at_once_and_kept(testbus, no_broker):
     message = OutboxMessage.objects.create(
-        type="testbus.Pinged.v1", version=1, source="testbus", occurred_at=timezone.now(),
-        correlation_id="c2", payload={"n": "not a number"},
+        type="testbus.Pinged.v1",
+        version=1,
+        source="testbus",
+        occurred_at=timezone.now(),
+        correlation_id="c2",
+        payload={"n": "not a number"},
     )
     delivery = Delivery.objects.create(message=message, handler="testbus.on_pinged_b", queue="testbus")
 
@@ -162,8 +172,15 @@ def test_two_concurrent_sweepers_send_each_of_500_rows_once(testbus, no_broker, 
     registry.unsubscribe("testbus.on_pinged_flaky")
     old = timezone.now() - dt.timedelta(minutes=5)
     messages = [
-        OutboxMessage(type="testbus.Pinged.v1", version=1, source="testbus", occurred_at=old,
-                      correlation_id="sweep", payload={"n": i}, created_at=old)
+        OutboxMessage(
+            type="testbus.Pinged.v1",
+            version=1,
+            source="testbus",
+            occurred_at=old,
+            correlation_id="sweep",
+            payload={"n": i},
+            created_at=old,
+        )
         for i in range(500)
     ]
     OutboxMessage.objects.bulk_create(messages)
@@ -218,7 +235,9 @@ def test_a_lost_task_message_is_sent_again_once_well_past_due(testbus, no_broker
     event_id = bus.publish(events.Pinged(n=10))
     no_broker.clear()
     # Dispatched, but the broker lost the task: still pending long after it was due.
-    Delivery.objects.filter(message_id=event_id).update(next_attempt_at=timezone.now() - dt.timedelta(hours=1))
+    Delivery.objects.filter(message_id=event_id).update(
+        next_attempt_at=timezone.now() - dt.timedelta(hours=1)
+    )
     assert core.sweep_outbox(grace_seconds=0) == 3
     assert len(no_broker) == 3
     assert core.sweep_outbox(grace_seconds=0) == 0  # not again until it is overdue once more
@@ -256,5 +275,7 @@ def test_an_event_type_name_must_be_versioned():
 
 def test_decimal_payloads_stay_exact(testbus):
     assert core.codec.to_primitive(events.Line(sku="A", quantity=1, unit_price=Decimal("0.10"))) == {
-        "sku": "A", "quantity": 1, "unit_price": "0.10",
+        "sku": "A",
+        "quantity": 1,
+        "unit_price": "0.10",
     }

@@ -53,9 +53,9 @@ def test_round_trip_is_exact(value):
 def test_decimals_are_strings_with_their_exponent_kept():
     line = Line(sku="A-1", quantity=2, unit_price=Decimal("19.90"))
     assert codec.to_primitive(line) == {"sku": "A-1", "quantity": 2, "unit_price": "19.90"}
-    assert codec.from_primitive(Line, {"sku": "A-1", "quantity": 2, "unit_price": "19.90"}).unit_price == Decimal(
-        "19.90"
-    )
+    assert codec.from_primitive(
+        Line, {"sku": "A-1", "quantity": 2, "unit_price": "19.90"}
+    ).unit_price == Decimal("19.90")
 
 
 @pytest.mark.parametrize(

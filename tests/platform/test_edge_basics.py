@@ -31,3 +31,101 @@ def test_unknown_api_path_is_problem_json(client):
     assert body["status"] == 404
     assert body["type"].endswith("/not-found")
     assert body["request_id"] == response["X-Request-ID"]
+
+
+def _assert_problem(response, status, slug=None):
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert body["title"]
+    assert body["type"].startswith("https://")
+    if slug:
+        assert body["type"].endswith("/" + slug), body["type"]
+    assert "Traceback" not in response.content.decode()
+    return body
+
+
+def test_validation_error_is_a_400_problem_with_field_errors(client):
+    body = _assert_problem(
+        client.post("/api/testbus/ping/", {"n": -1}, content_type="application/json"), 400, "validation-error"
+    )
+    assert "n" in body["errors"]
+
+
+def test_malformed_json_is_a_400_problem(client):
+    _assert_problem(client.post("/api/testbus/ping/", "{nope", content_type="application/json"), 400)
+
+
+def test_missing_credentials_are_a_401_problem(client):
+    response = client.get("/api/testbus/private/")
+    _assert_problem(response, 401)
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_wrong_method_is_a_405_problem(client):
+    response = client.delete("/api/testbus/ping/")
+    _assert_problem(response, 405, "method-not-allowed")
+    assert "POST" in response["Allow"]
+
+
+def test_unhandled_error_is_a_500_problem_without_internals(client):
+    client.raise_request_exception = False
+    response = client.get("/api/testbus/boom/")
+    body = _assert_problem(response, 500, "server-error")
+    assert "secret internal detail" not in response.content.decode()
+    assert body["request_id"] == response["X-Request-ID"]
+
+
+def test_non_api_404_stays_an_ordinary_page(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert response["Content-Type"] != "application/problem+json"
+
+
+def test_ready_reports_every_dependency_up(client):
+    response = client.get("/ready")
+    assert response.status_code == 200, response.content
+    checks = response.json()["checks"]
+    assert {name: c["status"] for name, c in checks.items()} == {
+        "database": "up",
+        "broker": "up",
+        "cache": "up",
+        "outbox": "up",
+    }
+
+
+def test_ready_is_503_with_detail_when_the_cache_is_down(client, settings, monkeypatch):
+    from integration.edge import health
+
+    def broken():
+        raise ConnectionError("redis refused the connection")
+
+    monkeypatch.setitem(health.CHECKS, "cache", broken)
+    response = client.get("/ready")
+    body = _assert_problem(response, 503, "not-ready")
+    assert body["checks"]["cache"]["status"] == "down"
+    assert "redis refused" in body["checks"]["cache"]["error"]
+    assert body["checks"]["database"]["status"] == "up"
+    assert client.get("/health").status_code == 200
+
+
+def test_cors_headers_come_from_settings(client, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["https://shop.example"]
+    allowed = client.options(
+        "/api/testbus/ping/", HTTP_ORIGIN="https://shop.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
+    )
+    assert allowed["Access-Control-Allow-Origin"] == "https://shop.example"
+    denied = client.get("/health", HTTP_ORIGIN="https://evil.example")
+    assert "Access-Control-Allow-Origin" not in denied
+
+
+def test_openapi_schema_and_offline_docs_are_served(client):
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    html = docs.content.decode()
+    # Swagger UI is served from this project's static files (sidecar), not from a CDN.
+    assert "cdn.jsdelivr" not in html and "unpkg.com" not in html
+    assert "/static/drf_spectacular_sidecar/" in html

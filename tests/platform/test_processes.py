@@ -1,0 +1,146 @@
+"""Whole processes: readiness with the database gone, and the embedded default booted from scratch."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> tuple[int, dict, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=15) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())
+
+
+class Server:
+    """The production server (gunicorn, one worker) in its own process, with a given environment."""
+
+    def __init__(self, env: dict):
+        self.port = _free_port()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "1",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(self.url("/health"), timeout=1)
+                return
+            except (urllib.error.URLError, ConnectionError):
+                if self.proc.poll() is not None:
+                    raise RuntimeError(self.proc.stderr.read().decode()) from None
+                time.sleep(0.2)
+        raise RuntimeError("server did not start")
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def _clean_env(**overrides) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "LOG_LEVEL": "WARNING"}, **overrides)
+    return env
+
+
+def test_ready_names_the_database_when_it_is_unreachable_while_health_stays_up():
+    # Nothing listens on port 1: every connection attempt is refused.
+    server = Server(_clean_env(DATABASE_URL="postgres://postgres@127.0.0.1:1/shop"))
+    try:
+        status, _, body = _get(server.url("/health"))
+        assert (status, body) == (200, {"status": "ok"})
+
+        status, headers, body = _get(server.url("/ready"))
+        assert status == 503
+        assert headers["Content-Type"] == "application/problem+json"
+        assert body["checks"]["database"]["status"] == "down"
+        assert "OperationalError" in body["checks"]["database"]["error"]
+        assert "database" in body["detail"]
+        assert body["checks"]["cache"]["status"] == "up"
+    finally:
+        server.stop()
+
+
+def test_the_embedded_default_boots_serves_and_delivers_events(tmp_path):
+    """What `make run` runs: SQLite, eager Celery, local-memory cache, no other service."""
+    env = _clean_env(DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.sqlite3'}")
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+
+    server = Server(env)
+    try:
+        status, _, body = _get(server.url("/health"))
+        assert status == 200
+        status, _, body = _get(server.url("/ready"))
+        assert status == 200, body
+        assert body["checks"]["broker"]["status"] == "skipped"
+        assert body["checks"]["database"]["status"] == "up"
+    finally:
+        server.stop()
+
+    # Publishing in a transaction delivers to the subscriber right after commit, in-process.
+    script = textwrap.dedent(
+        """
+        import django
+        django.setup()
+        from django.db import transaction
+        from integration import bus
+        from integration.bus.models import Delivery
+        from tests.busapp import handlers
+        from tests.busapp.events import Pinged
+        from tests.busapp.models import Effect
+        handlers.register(flaky=False)
+        with transaction.atomic():
+            event_id = bus.publish(Pinged(n=1))
+            assert Effect.objects.count() == 0
+        statuses = sorted(Delivery.objects.filter(message_id=event_id).values_list("status", flat=True))
+        print(statuses, Effect.objects.filter(event_id=event_id).count())
+        """
+    )
+    test_env = {**env, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--run-syncdb", "-v0"], cwd=ROOT, env=test_env, check=True
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=test_env, check=True, capture_output=True, text=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "['delivered', 'delivered'] 2"
