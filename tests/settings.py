@@ -1,9 +1,9 @@
 """Settings for the test suite: the project's own, plus a throwaway app that exercises the bus."""
 
+from kombu import Exchange, Queue
+
 from config.settings import *  # noqa: F403
 from config.settings import CELERY_TASK_QUEUES, CELERY_TASK_ROUTES, INSTALLED_APPS
-
-from kombu import Exchange, Queue
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.busapp"]
 ROOT_URLCONF = "tests.urls"

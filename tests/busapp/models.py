@@ -8,3 +8,6 @@ class Effect(models.Model):
     event_id = models.UUIDField()
     correlation_id = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.handler} ran for {self.event_id}"
