@@ -243,6 +243,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Catalog -----------------------------------------------------------------------------------------
+# Expired reservations give their stock back within this many seconds of expiring.
+CELERY_BEAT_SCHEDULE["catalog.release_expired_reservations"] = {
+    "task": "catalog.release_expired_reservations",
+    "schedule": env.float("CATALOG_RESERVATION_SWEEP_SECONDS", default=15.0),
+}
+
 # --- The event bus ---------------------------------------------------------------------------------
 BUS = {
     # A delivery that fails this many times in a row is dead-lettered for an operator.

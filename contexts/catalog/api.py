@@ -1,1 +1,90 @@
-"""The catalog context's service interface: the only door other contexts may use besides its events."""
+"""The catalog context's service interface: the only door other contexts may use besides its events.
+
+Every function takes keyword arguments of plain values or DTOs, returns frozen DTOs and raises the
+catalog's own errors (all `CatalogError`, a DomainError the edge maps to problem+json once).
+"""
+
+from collections.abc import Sequence
+
+from contexts.catalog import selectors as _selectors
+from contexts.catalog import services as _services
+from contexts.catalog.data import (
+    CatalogError,
+    InvalidLines,
+    OutOfStock,
+    PriceData,
+    ProductData,
+    ProductNotFound,
+    ReservationCommitted,
+    ReservationConflict,
+    ReservationData,
+    ReservationExpired,
+    ReservationNotFound,
+    StockLevel,
+    StockLine,
+)
+
+__all__ = [
+    "CatalogError",
+    "InvalidLines",
+    "OutOfStock",
+    "PriceData",
+    "ProductData",
+    "ProductNotFound",
+    "ReservationCommitted",
+    "ReservationConflict",
+    "ReservationData",
+    "ReservationExpired",
+    "ReservationNotFound",
+    "StockLevel",
+    "StockLine",
+    "product_get",
+    "products_price",
+    "stock_commit",
+    "stock_extend",
+    "stock_level",
+    "stock_release",
+    "stock_reserve",
+]
+
+
+def product_get(*, sku: str) -> ProductData:
+    """An active product. ProductNotFound if the SKU is unknown or deactivated."""
+    return _selectors.product_data(_selectors.product_get(sku=sku))
+
+
+def products_price(*, skus: Sequence[str]) -> tuple[PriceData, ...]:
+    """Unit prices of the given SKUs (in that order), in one query. ProductNotFound lists the unknown or
+    inactive ones."""
+    return tuple(_selectors.products_price(skus=skus))
+
+
+def stock_level(*, sku: str) -> StockLevel:
+    stock = _selectors.stock_get(sku=sku)
+    return StockLevel(
+        sku=stock.sku, on_hand=stock.on_hand, reserved=stock.reserved, available=stock.available
+    )
+
+
+def stock_reserve(*, key: str, lines: Sequence[StockLine], ttl: int) -> ReservationData:
+    """Hold all `lines` for `ttl` seconds under idempotency `key` (e.g. "<saga_id>:reserve"), or none.
+
+    OutOfStock carries the short SKUs; calling again with the same key returns the same reservation.
+    """
+    return _services.stock_reserve(key=key, lines=lines, ttl_seconds=ttl)
+
+
+def stock_extend(*, key: str, ttl: int) -> ReservationData:
+    """Keep an active reservation for `ttl` more seconds from now. ReservationExpired if too late."""
+    return _services.stock_extend(key=key, ttl_seconds=ttl)
+
+
+def stock_commit(*, key: str) -> ReservationData:
+    """Turn the reservation into a sale (idempotent). ReservationExpired / ReservationNotFound if it is
+    no longer active."""
+    return _services.stock_commit(key=key)
+
+
+def stock_release(*, key: str) -> ReservationData:
+    """Give the reserved stock back (idempotent). ReservationCommitted if it was already sold."""
+    return _services.stock_release(key=key)

@@ -1,0 +1,111 @@
+"""REST endpoints of the catalog: thin — parse, call a selector or service, render."""
+
+import hashlib
+
+from django.utils.http import parse_etags, quote_etag
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from contexts.catalog import selectors, services
+from contexts.catalog.serializers import (
+    MovementSerializer,
+    ProductDetailSerializer,
+    ProductListItemSerializer,
+    ProductQuerySerializer,
+    ProductWriteSerializer,
+    StockAdjustmentSerializer,
+    StockSerializer,
+)
+from integration.edge.permissions import STAFF, IsStaff, IsStaffOrReadOnly, has_role
+
+
+def _actor(request) -> str:
+    return f"user:{getattr(request.user, 'id', None) or 'unknown'}"
+
+
+def _product_etag(product) -> str:
+    stock = getattr(product, "stock", None)
+    parts = [product.sku, product.updated_at.isoformat()]
+    if stock is not None:
+        parts += [str(stock.on_hand), str(stock.reserved)]
+    return quote_etag(hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest())
+
+
+def _with_etag(product, request) -> Response:
+    etag = _product_etag(product)
+    matches = parse_etags(request.headers.get("If-None-Match", ""))
+    if "*" in matches or etag in matches or f"W/{etag}" in matches:
+        return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+    return Response(ProductDetailSerializer(product).data, headers={"ETag": etag})
+
+
+class ProductListCreateApi(GenericAPIView):
+    """GET: the public, paginated storefront listing. POST: staff create a product."""
+
+    permission_classes = [IsStaffOrReadOnly]
+
+    def get(self, request):
+        query = ProductQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = self.paginate_queryset(selectors.product_list(filters=query.filters()))
+        return self.get_paginated_response(ProductListItemSerializer(page, many=True).data)
+
+    def post(self, request):
+        body = ProductWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        product = services.product_create(**body.validated_data)
+        product = selectors.product_get(sku=product.sku, include_inactive=True)
+        response = _with_etag(product, request)
+        response.status_code = status.HTTP_201_CREATED
+        response["Location"] = f"{request.path}{product.sku}/"
+        return response
+
+
+class ProductDetailApi(APIView):
+    """GET: one product, with an ETag (304 on If-None-Match). PATCH: staff update or deactivate it."""
+
+    permission_classes = [IsStaffOrReadOnly]
+
+    def get(self, request, sku: str):
+        staff = has_role(request.user, STAFF)
+        return _with_etag(selectors.product_get(sku=sku, include_inactive=staff), request)
+
+    def patch(self, request, sku: str):
+        body = ProductWriteSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        services.product_update(sku=sku, **body.validated_data)
+        return _with_etag(selectors.product_get(sku=sku, include_inactive=True), request)
+
+
+class CategoryTreeApi(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response(selectors.category_tree())
+
+
+class StockDetailApi(APIView):
+    """Staff: a SKU's on hand, reserved and available, with its most recent ledger movements."""
+
+    permission_classes = [IsStaff]
+
+    def get(self, request, sku: str):
+        stock = selectors.stock_get(sku=sku)
+        body = StockSerializer(stock).data
+        body["ledger"] = MovementSerializer(selectors.stock_ledger(sku=sku), many=True).data
+        return Response(body)
+
+
+class StockAdjustmentApi(APIView):
+    """Staff: a receipt or a correction of on hand, with a required reason that goes to the ledger."""
+
+    permission_classes = [IsStaff]
+
+    def post(self, request, sku: str):
+        body = StockAdjustmentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        stock = services.stock_adjust(sku=sku, actor=_actor(request), **body.validated_data)
+        return Response(StockSerializer(stock).data, status=status.HTTP_201_CREATED)
