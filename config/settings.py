@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "django_ratelimit",
     "django_filters",
     "corsheaders",
     "drf_spectacular",
@@ -122,6 +123,14 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://shop-default"
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     CACHES["default"].setdefault("OPTIONS", {}).update({"socket_connect_timeout": 2, "socket_timeout": 2})
 CACHE_IS_SHARED = CACHES["default"]["BACKEND"] != "django.core.cache.backends.locmem.LocMemCache"
+# django-ratelimit's system check knows only memcached and django-redis. Django's own RedisCache has
+# the atomic add/incr it needs (W001 is noise), and the embedded default's local memory is shared by
+# its single process (E003 would stop `make run`); every other backend keeps the check.
+SILENCED_SYSTEM_CHECKS = []
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.W001")
+elif not CACHE_IS_SHARED:
+    SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 # --- Internationalisation --------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -145,6 +154,19 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 
+# Rate limits (integration.edge.ratelimit): django-ratelimit counters in the shared cache, in its
+# notation ("5/m", "10/h"). A cache that cannot be reached refuses requests (503), it never fails open.
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = False
+RATE_LIMITS = {
+    "LOGIN_PER_IP": env("RATE_LIMIT_LOGIN_PER_IP", default="5/m"),
+    "LOGIN_PER_EMAIL": env("RATE_LIMIT_LOGIN_PER_EMAIL", default="5/m"),
+    "REGISTER_PER_IP": env("RATE_LIMIT_REGISTER_PER_IP", default="10/h"),
+    "API_USER": env("RATE_LIMIT_API_USER", default="600/m"),
+    "API_ANON": env("RATE_LIMIT_API_ANON", default="300/m"),
+}
+
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^api/health$", r"^api/ready$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
@@ -159,11 +181,12 @@ X_FRAME_OPTIONS = "DENY"
 # --- REST framework ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication",
+        "integration.edge.auth.JWTAuthentication",
     ],
+    "DEFAULT_THROTTLE_CLASSES": ["integration.edge.ratelimit.ApiRateThrottle"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["integration.edge.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "integration.edge.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
@@ -173,6 +196,8 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# Tokens are issued by the users context and checked at the edge (integration.edge.auth) by every
+# context. Decoding accepts exactly ALGORITHM: no "none", no algorithm switching.
 SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": env("JWT_SIGNING_KEY", default=SECRET_KEY),

@@ -1,0 +1,91 @@
+"""Rate limits (django-ratelimit's counters on the shared cache) as DRF throttles: 429 with Retry-After.
+
+Counters live in the shared cache, so a limit holds across every process and server. The general API
+limit is the default throttle of every DRF view: per user when the token is valid, per client IP
+otherwise (see integration.edge.clientip). Login and registration add stricter buckets. Rates are
+settings (RATE_LIMITS) in django-ratelimit's notation, e.g. "5/m" or "10/h".
+
+django-ratelimit counts in fixed windows (each key's window is offset by a hash of the key), so
+Retry-After is the number of seconds until the window that refused the request resets.
+"""
+
+from collections.abc import Iterator
+
+from django.conf import settings
+from django_ratelimit.core import _split_rate, get_usage
+from rest_framework.throttling import BaseThrottle
+
+from integration.edge.auth import CacheUnavailable
+from integration.edge.clientip import bucket_ip
+from integration.logging import get_logger
+
+log = get_logger(__name__)
+
+Bucket = tuple[str, str, str]  # (group, key value, rate)
+
+
+def rate(name: str) -> str:
+    return settings.RATE_LIMITS[name]
+
+
+class _BucketThrottle(BaseThrottle):
+    """Counts the request in each of its buckets; refused if any bucket is over its rate."""
+
+    def buckets(self, request, view) -> Iterator[Bucket]:
+        raise NotImplementedError
+
+    def allow_request(self, request, view) -> bool:
+        self._wait = 0
+        allowed = True
+        for group, value, bucket_rate in self.buckets(request, view):
+            try:
+                usage = get_usage(
+                    request,
+                    group=group,
+                    key=lambda _group, _request, v=value: v,
+                    rate=bucket_rate,
+                    increment=True,
+                )
+            except Exception as exc:  # the shared cache is down: refuse (fail closed), never crash
+                log.warning("ratelimit.cache_unavailable", error=f"{type(exc).__name__}: {exc}")
+                raise CacheUnavailable("Rate limits cannot be checked right now.") from exc
+            if usage is None or not usage["should_limit"]:
+                continue
+            allowed = False
+            # time_left is -1 when the counter could not be read: then wait a whole period.
+            left = usage["time_left"] if usage["time_left"] > 0 else _split_rate(bucket_rate)[1]
+            self._wait = max(self._wait, left)
+            log.info("ratelimit.refused", group=group, limit=usage["limit"], retry_after=left)
+        return allowed
+
+    def wait(self) -> float:
+        return max(1, self._wait)
+
+
+class ApiRateThrottle(_BucketThrottle):
+    """Every API request: one bucket per authenticated user, one per anonymous client IP."""
+
+    def buckets(self, request, view) -> Iterator[Bucket]:
+        user = request.user
+        if user is not None and getattr(user, "is_authenticated", False):
+            yield "api.user", str(user.pk), rate("API_USER")
+        else:
+            yield "api.anon", bucket_ip(request), rate("API_ANON")
+
+
+class LoginRateThrottle(_BucketThrottle):
+    """Password guessing: per client IP and per email, whatever the outcome of the attempt."""
+
+    def buckets(self, request, view) -> Iterator[Bucket]:
+        yield "auth.login.ip", bucket_ip(request), rate("LOGIN_PER_IP")
+        data = request.data
+        email = data.get("email") if isinstance(data, dict) else None
+        if isinstance(email, str) and email.strip():
+            yield "auth.login.email", email.strip().lower(), rate("LOGIN_PER_EMAIL")
+
+
+class RegisterRateThrottle(_BucketThrottle):
+    """Account creation: per client IP."""
+
+    def buckets(self, request, view) -> Iterator[Bucket]:
+        yield "auth.register.ip", bucket_ip(request), rate("REGISTER_PER_IP")
