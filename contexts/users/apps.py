@@ -14,3 +14,12 @@ class UsersConfig(ContextConfig):
         "Roles: customer and staff",
     )
     depends_on = ()
+
+    def ready(self) -> None:
+        super().ready()
+        from contexts.users import api
+        from integration.edge import auth
+
+        # The durable source of every user's "tokens valid after" instant, for the edge to refill its
+        # shared-cache copy from (an assignment: running ready() twice is harmless).
+        auth.register_valid_after_source(lambda user_id: api.user_tokens_valid_after(user_id=user_id))

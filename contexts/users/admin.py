@@ -1,0 +1,73 @@
+"""Operator screens for accounts: list, search, roles at a glance, deactivation that revokes tokens.
+
+State changes that matter go through the services: deactivating (or demoting) a user here revokes
+every token they hold, exactly as the API would.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
+
+from contexts.users import services
+from contexts.users.models import User
+
+
+class UserCreationForm(BaseUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "first_name", "last_name")
+
+
+class UserEditForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserEditForm
+    add_form = UserCreationForm
+    ordering = ("-date_joined",)
+    list_display = ("email", "first_name", "last_name", "roles_display", "is_active", "date_joined")
+    list_filter = ("is_staff", "is_superuser", "is_active", "email_verified")
+    search_fields = ("email", "first_name", "last_name", "phone")
+    readonly_fields = ("id", "date_joined", "last_login", "tokens_valid_after")
+    actions = ("deactivate_users",)
+    fieldsets = (
+        (None, {"fields": ("id", "email", "password")}),
+        ("Profile", {"fields": ("first_name", "last_name", "phone", "shipping_address")}),
+        ("Preferences", {"fields": ("locale", "marketing_opt_in")}),
+        ("Roles and access", {"fields": ("is_active", "is_staff", "is_superuser", "email_verified")}),
+        ("Django permissions", {"classes": ("collapse",), "fields": ("groups", "user_permissions")}),
+        ("Dates", {"fields": ("date_joined", "last_login", "tokens_valid_after")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {"classes": ("wide",), "fields": ("email", "first_name", "last_name", "password1", "password2")},
+        ),
+    )
+
+    @admin.display(description="roles")
+    def roles_display(self, user: User) -> str:
+        return ", ".join(user.roles)
+
+    @admin.action(description="Deactivate the selected users and revoke their tokens")
+    def deactivate_users(self, request, queryset):
+        count = 0
+        for user_id in queryset.filter(is_active=True).values_list("id", flat=True):
+            services.user_deactivate(user_id=user_id)
+            count += 1
+        self.message_user(request, f"Deactivated {count} user(s), their tokens revoked.", messages.SUCCESS)
+
+    def save_model(self, request, obj: User, form: forms.ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            return
+        if "is_active" in form.changed_data and not obj.is_active:
+            services.user_deactivate(user_id=obj.id)
+        elif {"is_staff", "password"} & set(form.changed_data):
+            # Tokens carry the roles they were issued with, and a reset password ends every session.
+            services.user_tokens_revoke_all(user_id=obj.id)
