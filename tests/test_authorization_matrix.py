@@ -1,0 +1,175 @@
+"""The object-level authorization matrix: a customer reaches only their own things, for every method.
+
+One table, ROWS, lists every endpoint that touches a customer's resources or is staff-only. Each
+context appends its rows as it adds endpoints (orders, payments, shipments, notifications), and every
+check below runs for every row, so a new endpoint is covered by adding one line.
+
+Access kinds:
+  OWNER  - a path naming a resource (`{...}` placeholders filled by the row's `setup`): another
+           customer gets 404 (or 403), the owner does not, and the resource is unchanged afterwards.
+  ME     - the caller's own resource, with no id in the path: another customer only ever reaches
+           their own, so the owner's data (read back through `probe`) is unchanged and never shown.
+  STAFF  - operators only: customers get 403.
+  NOBODY - must not exist for customers at all (e.g. a user by id): 404 (or 403) for everyone.
+Without a token every row is 401 (NOBODY rows may also be 404).
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+OWNER, ME, STAFF, NOBODY = "owner", "me", "staff", "nobody"
+PASSWORD = "matrix-Secret-2024"
+DENIED = (403, 404)
+
+
+@dataclass
+class Actor:
+    id: uuid.UUID
+    email: str
+    client: APIClient
+
+
+@dataclass
+class Actors:
+    owner: Actor
+    intruder: Actor
+    staff: Actor
+    anonymous: APIClient = field(default_factory=APIClient)
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str
+    access: str
+    body: dict | Callable[[Actors], dict] | None = None
+    # Creates the owner's resource; returns the values for the path's placeholders.
+    setup: Callable[[Actors], dict[str, Any]] | None = None
+    # Where the owner reads the resource back, to prove another caller changed nothing.
+    probe: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _owner_id(actors: Actors) -> dict[str, Any]:
+    return {"owner_id": actors.owner.id}
+
+
+ROWS: list[Row] = [
+    # --- users: a customer's account is only ever /users/me/; there is no user-by-id endpoint ----------
+    Row("GET", "/api/v1/users/me/", ME, probe="/api/v1/users/me/"),
+    Row("PATCH", "/api/v1/users/me/", ME, body={"first_name": "Mallory"}, probe="/api/v1/users/me/"),
+    Row(
+        "POST",
+        "/api/v1/users/me/password/",
+        ME,
+        body={"current_password": PASSWORD, "new_password": "changed-Secret-99"},
+        probe="/api/v1/users/me/",
+    ),
+    Row("POST", "/api/v1/auth/logout-all/", ME, probe="/api/v1/users/me/"),
+    *(
+        Row(method, path, NOBODY, body={"first_name": "Mallory"}, setup=_owner_id)
+        for path in ("/api/v1/users/{owner_id}/", "/api/v1/users/{owner_id}/password/")
+        for method in ("GET", "PUT", "PATCH", "DELETE", "POST")
+    ),
+    Row("GET", "/api/v1/users/", STAFF),
+    # --- orders, payments, shipping, notifications: append rows here as their endpoints land ---------
+]
+
+
+def _actor(email: str, *, staff: bool = False) -> Actor:
+    user = get_user_model().objects.create_user(email, PASSWORD, is_staff=staff)
+    client = APIClient()
+    response = client.post("/api/v1/auth/token/", {"email": email, "password": PASSWORD}, format="json")
+    assert response.status_code == 200, response.content
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
+    return Actor(id=user.id, email=email, client=client)
+
+
+@pytest.fixture
+def actors() -> Actors:
+    return Actors(
+        owner=_actor("owner@example.com"),
+        intruder=_actor("intruder@example.com"),
+        staff=_actor("operator@example.com", staff=True),
+    )
+
+
+def _call(client: APIClient, row: Row, actors: Actors, params: dict[str, Any]):
+    body = row.body(actors) if callable(row.body) else row.body
+    return getattr(client, row.method.lower())(row.path.format(**params), body, format="json")
+
+
+def _prepare(row: Row, actors: Actors) -> dict[str, Any]:
+    return row.setup(actors) if row.setup else {}
+
+
+def _probe(row: Row, actors: Actors, params: dict[str, Any]):
+    path = (row.probe or row.path).format(**params)
+    response = actors.owner.client.get(path)
+    assert response.status_code == 200, f"the owner cannot read back {path}: {response.status_code}"
+    return response.json()
+
+
+def _rows(*kinds: str) -> list:
+    return [pytest.param(row, id=str(row)) for row in ROWS if row.access in kinds]
+
+
+@pytest.mark.parametrize("row", _rows(OWNER))
+def test_another_customer_cannot_reach_an_owners_resource(row, actors):
+    params = _prepare(row, actors)
+    before = _probe(row, actors, params)
+    response = _call(actors.intruder.client, row, actors, params)
+    assert response.status_code in DENIED, f"{row}: {response.status_code} {response.content[:200]}"
+    assert response["Content-Type"] == "application/problem+json"
+    assert _probe(row, actors, params) == before
+    assert _call(actors.owner.client, row, actors, params).status_code not in DENIED
+
+
+@pytest.mark.parametrize("row", _rows(ME))
+def test_me_endpoints_only_ever_reach_the_callers_own_account(row, actors):
+    params = _prepare(row, actors)
+    before = _probe(row, actors, params)
+    response = _call(actors.intruder.client, row, actors, params)
+    assert response.status_code < 500
+    text = response.content.decode()
+    assert str(actors.owner.id) not in text and actors.owner.email not in text
+    # The owner's data is unchanged and their session still works.
+    assert _probe(row, actors, params) == before
+
+
+@pytest.mark.parametrize("row", _rows(NOBODY))
+def test_endpoints_that_must_not_exist_for_customers(row, actors):
+    params = _prepare(row, actors)
+    for who in (actors.intruder, actors.owner):
+        response = _call(who.client, row, actors, params)
+        assert response.status_code in DENIED, f"{row}: {response.status_code}"
+        assert response["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("row", _rows(STAFF))
+def test_staff_endpoints_refuse_customers(row, actors):
+    params = _prepare(row, actors)
+    for customer in (actors.owner, actors.intruder):
+        response = _call(customer.client, row, actors, params)
+        assert response.status_code == 403, f"{row}: {response.status_code}"
+        assert response["Content-Type"] == "application/problem+json"
+    assert _call(actors.staff.client, row, actors, params).status_code < 400
+
+
+@pytest.mark.parametrize("row", _rows(OWNER, ME, STAFF, NOBODY))
+def test_every_row_needs_a_token(row, actors):
+    params = _prepare(row, actors)
+    response = _call(actors.anonymous, row, actors, params)
+    allowed = (401, 404) if row.access == NOBODY else (401,)
+    assert response.status_code in allowed, f"{row}: {response.status_code}"
+    assert response["Content-Type"] == "application/problem+json"
