@@ -1,0 +1,411 @@
+"""Operator screens for the catalog: products (bulk actions, CSV in and out), stock adjustments with a
+required reason, the ledger and active reservations. Every write goes through the services, so the
+admin publishes the same events and writes the same ledger as the API."""
+
+import csv
+import io
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from contexts.catalog import services
+from contexts.catalog.data import CatalogError
+from contexts.catalog.models import Category, Movement, Product, Reservation, ReservationLine, Stock
+
+CSV_COLUMNS = ["sku", "name", "slug", "description", "price", "currency", "category", "active"]
+
+
+def _admin_actor(request) -> str:
+    return f"admin:{request.user.get_username()}"
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("path", "name", "slug")
+    search_fields = ("slug", "name")
+    ordering = ("path",)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Moving or renaming a node would have to rewrite its subtree's paths: create a new one instead.
+        return ("slug", "parent", "path") if obj else ("path",)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        created = services.category_create(
+            slug=obj.slug, name=obj.name, parent_slug=obj.parent.slug if obj.parent else None
+        )
+        obj.pk, obj.path = created.pk, created.path
+
+
+class StockInline(admin.StackedInline):
+    model = Stock
+    can_delete = False
+    fields = ("on_hand", "reserved", "available", "adjust_link")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="available")
+    def available(self, stock):
+        return stock.available
+
+    @admin.display(description="adjust")
+    def adjust_link(self, stock):
+        url = reverse("admin:catalog_stock_change", args=[stock.pk])
+        return format_html('<a href="{}">Adjust stock (with a reason)</a>', url)
+
+
+class ProductForm(forms.ModelForm):
+    class Meta:
+        model = Product
+        fields = (
+            "sku",
+            "name",
+            "slug",
+            "description",
+            "price",
+            "currency",
+            "category",
+            "is_active",
+            "attributes",
+            "images",
+        )
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    form = ProductForm
+    list_display = ("sku", "name", "price", "currency", "category", "is_active", "on_hand", "reserved")
+    list_filter = ("is_active", "currency", "category")
+    list_select_related = ("category", "stock")
+    search_fields = ("sku", "name", "slug")
+    ordering = ("sku",)
+    inlines = [StockInline]
+    actions = ["activate", "deactivate", "export_csv"]
+    list_per_page = 50
+    change_list_template = "catalog/admin/product_changelist.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("sku", "created_at", "updated_at") if obj else ()
+
+    @admin.display(ordering="stock__on_hand")
+    def on_hand(self, product):
+        return product.stock.on_hand
+
+    @admin.display(ordering="stock__reserved")
+    def reserved(self, product):
+        return product.stock.reserved
+
+    def save_model(self, request, obj, form, change):
+        data = dict(form.cleaned_data)
+        fields = {
+            "name": data["name"],
+            "slug": data["slug"],
+            "description": data["description"],
+            "price": data["price"],
+            "currency": data["currency"],
+            "category": data["category"].slug if data["category"] else None,
+            "active": data["is_active"],
+            "attributes": data["attributes"] or {},
+            "images": data["images"] or [],
+        }
+        saved = (
+            services.product_update(sku=obj.sku, **fields)
+            if change
+            else services.product_create(sku=data["sku"], **fields)
+        )
+        obj.pk = saved.pk
+
+    def save_related(self, request, form, formsets, change):
+        form.save_m2m()  # the stock inline is read-only: it is changed by adjustments only
+
+    @admin.action(description="Activate selected products")
+    def activate(self, request, queryset):
+        count = services.products_set_active(skus=queryset.values_list("sku", flat=True), active=True)
+        self.message_user(request, f"{count} product(s) activated.")
+
+    @admin.action(description="Deactivate selected products")
+    def deactivate(self, request, queryset):
+        count = services.products_set_active(skus=queryset.values_list("sku", flat=True), active=False)
+        self.message_user(request, f"{count} product(s) deactivated.")
+
+    @admin.action(description="Export selected products as CSV")
+    def export_csv(self, request, queryset):
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="products-{stamp}.csv"'
+        writer = csv.writer(response)
+        writer.writerow(CSV_COLUMNS)
+        for p in queryset.select_related("category").order_by("sku"):
+            writer.writerow(
+                [
+                    p.sku,
+                    p.name,
+                    p.slug,
+                    p.description,
+                    p.price,
+                    p.currency,
+                    p.category.slug if p.category else "",
+                    "true" if p.is_active else "false",
+                ]
+            )
+        return response
+
+    # --- CSV import --------------------------------------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path(
+                "import-csv/",
+                self.admin_site.admin_view(self.import_csv_view),
+                name="catalog_product_import_csv",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_csv_view(self, request):
+        if not self.has_add_permission(request) or not self.has_change_permission(request):
+            raise PermissionDenied
+        form = CsvImportForm(request.POST, request.FILES) if request.method == "POST" else CsvImportForm()
+        if request.method == "POST" and form.is_valid():
+            try:
+                created, updated = import_products_csv(form.cleaned_data["file"])
+            except ValidationError as exc:
+                for message in exc.messages[:20]:
+                    self.message_user(request, message, level=messages.ERROR)
+            else:
+                self.message_user(request, f"Imported: {created} created, {updated} updated.")
+                return HttpResponseRedirect(reverse("admin:catalog_product_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "columns": ", ".join(CSV_COLUMNS),
+            "title": "Import products from CSV",
+        }
+        return TemplateResponse(request, "catalog/admin/import_csv.html", context)
+
+
+class CsvImportForm(forms.Form):
+    file = forms.FileField(help_text="UTF-8 CSV with a header row.")
+
+
+def import_products_csv(upload) -> tuple[int, int]:
+    """Create or update products from a CSV upload, all rows or none. Returns (created, updated)."""
+    try:
+        text = upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationError("The file is not UTF-8.") from None
+    reader = csv.DictReader(io.StringIO(text))
+    missing = {"sku", "name", "price", "currency"} - set(reader.fieldnames or ())
+    if missing:
+        raise ValidationError(f"Missing column(s): {', '.join(sorted(missing))}.")
+    errors: list[str] = []
+    created = updated = 0
+    with transaction.atomic():
+        existing = set(Product.objects.values_list("sku", flat=True))
+        for line, row in enumerate(reader, start=2):
+            try:
+                try:
+                    price = Decimal(row["price"].strip())
+                except InvalidOperation:
+                    raise ValidationError(f"price {row['price']!r} is not a decimal number") from None
+                fields = {
+                    "name": row["name"].strip(),
+                    "price": price,
+                    "currency": row["currency"].strip().upper(),
+                    "category": (row.get("category") or "").strip() or None,
+                    "active": (row.get("active") or "true").strip().lower() in ("1", "true", "yes"),
+                }
+                for optional in ("slug", "description"):
+                    if (row.get(optional) or "").strip():
+                        fields[optional] = row[optional].strip()
+                sku = row["sku"].strip()
+                with transaction.atomic():
+                    if sku in existing:
+                        services.product_update(sku=sku, **fields)
+                        updated += 1
+                    else:
+                        services.product_create(sku=sku, **fields)
+                        existing.add(sku)
+                        created += 1
+            except (CatalogError, ValidationError, KeyError, AttributeError) as exc:
+                detail = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                errors.append(f"line {line}: {detail or type(exc).__name__}")
+        if errors:
+            transaction.set_rollback(True)
+    if errors:
+        raise ValidationError(errors)
+    return created, updated
+
+
+class StockAdjustmentForm(forms.ModelForm):
+    """Stock is never typed in: an operator states a change and why, and the ledger records both."""
+
+    delta = forms.IntegerField(help_text="Units to add (positive) or remove (negative).")
+    kind = forms.ChoiceField(
+        choices=[(Movement.Kind.RECEIPT, "receipt (goods in)"), (Movement.Kind.ADJUSTMENT, "correction")],
+        initial=Movement.Kind.ADJUSTMENT,
+    )
+    reason = forms.CharField(max_length=500, help_text="Required: written to the ledger.")
+
+    class Meta:
+        model = Stock
+        fields = ()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("delta") == 0:
+            self.add_error("delta", "A zero adjustment changes nothing.")
+        return data
+
+
+@admin.register(Stock)
+class StockAdmin(admin.ModelAdmin):
+    form = StockAdjustmentForm
+    list_display = ("product", "on_hand", "reserved", "available", "updated_at")
+    search_fields = ("product__sku", "product__name")
+    readonly_fields = ("product", "on_hand", "reserved", "available", "recent_ledger")
+    list_select_related = ("product",)
+
+    @admin.display(description="available")
+    def available(self, stock):
+        return stock.available
+
+    @admin.display(description="recent ledger")
+    def recent_ledger(self, stock):
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{:+}</td><td>{:+}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    m.created_at,
+                    m.kind,
+                    m.on_hand_delta,
+                    m.reserved_delta,
+                    m.reservation_key,
+                    m.actor,
+                    m.reason,
+                )
+                for m in Movement.objects.filter(stock=stock).order_by("-id")[:20]
+            ),
+        )
+        return format_html(
+            "<table><tr><th>when</th><th>kind</th><th>on hand</th><th>reserved</th><th>key</th>"
+            "<th>actor</th><th>reason</th></tr>{}</table>",
+            rows,
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        try:
+            services.stock_adjust(
+                sku=obj.pk,
+                delta=form.cleaned_data["delta"],
+                reason=form.cleaned_data["reason"],
+                kind=form.cleaned_data["kind"],
+                actor=_admin_actor(request),
+            )
+        except CatalogError as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+        obj.refresh_from_db()
+
+
+@admin.register(Movement)
+class MovementAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "stock", "kind", "on_hand_delta", "reserved_delta", "actor", "reason")
+    list_filter = ("kind",)
+    search_fields = ("stock__product__sku", "reservation_key", "actor", "reason")
+    date_hierarchy = "created_at"
+    list_per_page = 100
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReservationLineInline(admin.TabularInline):
+    model = ReservationLine
+    extra = 0
+    fields = ("sku", "quantity")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ActiveFirstFilter(admin.SimpleListFilter):
+    """Operators look at what is held right now; other states are one click away."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [*Reservation.Status.choices, ("all", "all")]
+
+    def queryset(self, request, queryset):
+        value = self.value() or Reservation.Status.ACTIVE
+        return queryset if value == "all" else queryset.filter(status=value)
+
+    def choices(self, changelist):
+        current = self.value() or Reservation.Status.ACTIVE
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": current == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+
+@admin.register(Reservation)
+class ReservationAdmin(admin.ModelAdmin):
+    list_display = ("key", "status", "expires_at", "created_at", "lines_summary")
+    list_filter = (ActiveFirstFilter,)
+    search_fields = ("key", "lines__sku")
+    readonly_fields = ("key", "status", "expires_at", "created_at", "updated_at")
+    inlines = [ReservationLineInline]
+    actions = ["release"]
+    ordering = ("expires_at",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("lines")
+
+    @admin.display(description="lines")
+    def lines_summary(self, reservation):
+        return ", ".join(f"{line.quantity} x {line.sku}" for line in reservation.lines.all())
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Release selected active reservations")
+    def release(self, request, queryset):
+        released = 0
+        for key in queryset.filter(status=Reservation.Status.ACTIVE).values_list("key", flat=True):
+            services.stock_release(key=key, actor=_admin_actor(request), reason="released by an operator")
+            released += 1
+        self.message_user(request, f"{released} reservation(s) released.")
