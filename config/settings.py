@@ -286,6 +286,9 @@ BUS = {
     "SWEEP_BATCH": env.int("BUS_SWEEP_BATCH", default=500),
     # /ready reports degraded when the oldest undispatched message is older than this.
     "READY_MAX_LAG_SECONDS": env.float("BUS_READY_MAX_LAG_SECONDS", default=120.0),
+    # Commit deliveries without waiting for the WAL flush (PostgreSQL): a database crash can undo the
+    # last moments of deliveries, which stay pending and are resent; see integration.bus.core.
+    "ASYNC_COMMIT": env.bool("BUS_ASYNC_COMMIT", default=True),
 }
 
 # --- Logging (structlog, JSON in production, readable in development) ----------------------------

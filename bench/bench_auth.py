@@ -1,0 +1,111 @@
+"""make bench-auth: requests/s of an authenticated GET /api/v1/users/me/ under gunicorn, and its ratio
+to an unauthenticated endpoint measured in the same run, on the same server.
+
+The baseline is GET /api/v1/categories/: public, and otherwise the same path through the project —
+the same middleware, DRF dispatch, the default throttle (its counter in Redis) and one database query
+rendered as JSON. So the ratio isolates what authentication adds: the JWT check and the revocation
+lookups in Redis (the /users/me/ view's own row read stands against the baseline's query). /health,
+which skips DRF, the throttle and the database, is measured too and printed for reference.
+
+The script migrates the database it is pointed at (DATABASE_URL), creates its own user and logs in
+through the API. Rate limits are raised for the run so every request is counted but none refused.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import gunicorn, load, ratio_line, request  # noqa: E402
+
+EMAIL = "bench-auth@example.com"
+PASSWORD = "bench-auth-Secret-2024"
+DURATION = float(os.environ.get("BENCH_SECONDS", "8"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
+TARGET = 0.6
+
+SERVER_ENV = {
+    "RATE_LIMIT_API_USER": "100000000/m",
+    "RATE_LIMIT_API_ANON": "100000000/m",
+    "RATE_LIMIT_LOGIN_PER_IP": "1000/m",
+    "RATE_LIMIT_LOGIN_PER_EMAIL": "1000/m",
+    "JWT_ACCESS_TTL_SECONDS": "900",
+}
+
+
+def _create_database() -> None:
+    """CREATE DATABASE for a PostgreSQL DATABASE_URL that names one not there yet."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    admin_url = base.replace("postgres://", "postgresql://", 1) + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _prepare_database() -> None:
+    _create_database()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    user_model = get_user_model()
+    user = user_model.objects.filter(email=EMAIL).first() or user_model.objects.create_user(EMAIL)
+    user.set_password(PASSWORD)
+    user.is_active = True
+    user.tokens_valid_after = None
+    user.save()
+
+
+def _login(port: int) -> str:
+    body = json.dumps({"email": EMAIL, "password": PASSWORD}).encode()
+    status, raw = request(port, "POST", "/api/v1/auth/token/", body, {"Content-Type": "application/json"})
+    if status != 200:
+        raise SystemExit(f"login failed: {status} {raw[:200]!r}")
+    return json.loads(raw)["access"]
+
+
+def main() -> None:
+    _prepare_database()
+    with gunicorn(workers=2, env=SERVER_ENV) as port:
+        access = _login(port)
+        auth = {"Authorization": f"Bearer {access}"}
+        status, raw = request(port, "GET", "/api/v1/users/me/", headers=auth)
+        if status != 200:
+            raise SystemExit(f"GET /api/v1/users/me/ answered {status}: {raw[:200]!r}")
+
+        runs = {
+            "GET /health (no DRF, no DB; reference)": load(
+                port, ["/health"], duration=DURATION, concurrency=CONCURRENCY
+            ),
+            "GET /api/v1/categories/ (public, 1 query)": load(
+                port, ["/api/v1/categories/"], duration=DURATION, concurrency=CONCURRENCY
+            ),
+            "GET /api/v1/users/me/ (JWT, 1 query)": load(
+                port, ["/api/v1/users/me/"], headers=auth, duration=DURATION, concurrency=CONCURRENCY
+            ),
+        }
+
+    print(f"bench-auth: gunicorn (2 workers), {CONCURRENCY} closed-loop clients, {DURATION:.0f}s each")
+    for label, result in runs.items():
+        print("  " + result.line(label))
+    health, public, me = runs.values()
+    if any(r.errors for r in runs.values()):
+        print("  WARNING: some requests did not answer 200; the figures are not comparable")
+    print("  " + ratio_line("ratio users/me / categories (the target)", me.rps / public.rps, TARGET))
+    print(f"  {'ratio users/me / health (reference)':<44} {me.rps / health.rps:6.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,261 @@
+"""make bench-catalog: the storefront listing and detail under gunicorn against 100,000 products, their
+ratio to bare DRF endpoints over the same table, deep pages, and reserve+release pairs/s through the
+catalog api versus pgbench's TPC-B, all measured in the same run.
+
+Data lives in its own database (BENCH_CATALOG_DB, default shop_bench_catalog), loaded once with COPY
+and reused while it still holds the expected products; pgbench gets a scratch database of its own.
+"""
+
+import multiprocessing as mp
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import gunicorn, load, ratio_line, request  # noqa: E402
+
+PRODUCTS = int(os.environ.get("BENCH_PRODUCTS", "100000"))
+DURATION = float(os.environ.get("BENCH_SECONDS", "8"))
+BENCH_DB = os.environ.get("BENCH_CATALOG_DB", "shop_bench_catalog")
+PGBENCH_DB = os.environ.get("BENCH_PGBENCH_DB", "shop_bench_pgbench")
+CALLERS = 4
+# 5 roots x 5 children x 4 leaves: a leaf holds PRODUCTS / 100 products, a mid-level node 4 times that.
+ROOTS, CHILDREN, LEAVES = 5, 5, 4
+
+
+def _server_url(db: str) -> str:
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shop")
+    return base.rsplit("/", 1)[0] + "/" + db
+
+
+def _conninfo(db: str) -> str:
+    return _server_url(db).replace("postgres://", "postgresql://", 1)
+
+
+def _ensure_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_conninfo("postgres"), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _environment() -> dict:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.catalog_settings",
+        "DATABASE_URL": _server_url(BENCH_DB),
+        "LOG_LEVEL": "WARNING",
+        # Measure the endpoints, not the rate limiter refusing a load generator on loopback.
+        "RATELIMIT_ENABLE": "false",
+    }
+    os.environ.update(env)
+    return env
+
+
+# --- data ---------------------------------------------------------------------------------------------
+
+
+def _load_data() -> None:
+    """100,000 products in a 3-level tree, each with stock, via COPY. Skipped when already loaded."""
+    import psycopg
+
+    with psycopg.connect(_conninfo(BENCH_DB), autocommit=True) as conn:
+        count = conn.execute("SELECT count(*) FROM catalog_product").fetchone()[0]
+        if count == PRODUCTS:
+            print(f"reusing {count} products in {BENCH_DB}")
+            return
+        started = time.perf_counter()
+        conn.execute(
+            "TRUNCATE catalog_movement, catalog_reservationline, catalog_reservation, catalog_stock, "
+            "catalog_product, catalog_category RESTART IDENTITY CASCADE"
+        )
+        categories, leaves, cid = [], [], 0
+        for r in range(ROOTS):
+            cid += 1
+            root = (cid, f"dept-{r}", f"Department {r}", None, f"dept-{r}/")
+            categories.append(root)
+            for c in range(CHILDREN):
+                cid += 1
+                mid = (cid, f"aisle-{r}-{c}", f"Aisle {r}.{c}", root[0], f"{root[4]}aisle-{r}-{c}/")
+                categories.append(mid)
+                for leaf in range(LEAVES):
+                    cid += 1
+                    slug = f"shelf-{r}-{c}-{leaf}"
+                    categories.append((cid, slug, f"Shelf {r}.{c}.{leaf}", mid[0], f"{mid[4]}{slug}/"))
+                    leaves.append(cid)
+        with conn.cursor() as cur:
+            with cur.copy("COPY catalog_category (id, slug, name, parent_id, path) FROM STDIN") as copy:
+                for row in categories:
+                    copy.write_row(row)
+            rng = random.Random(42)
+            with cur.copy(
+                "COPY catalog_product (sku, name, slug, description, price, currency, category_id, "
+                "is_active, attributes, images, created_at, updated_at) FROM STDIN"
+            ) as copy:
+                for i in range(PRODUCTS):
+                    copy.write_row(
+                        (
+                            f"SKU-{i:06}",
+                            f"Product {i}",
+                            f"product-{i}",
+                            f"Description of product {i}",
+                            f"{rng.randint(100, 99999) / 100:.2f}",
+                            "EUR",
+                            leaves[i % len(leaves)],
+                            True,
+                            '{"colour": "blue"}',
+                            f'["https://images.example.com/{i}.jpg"]',
+                            f"2026-01-01 00:00:00+00:00",
+                            "2026-01-01 00:00:00+00:00",
+                        )
+                    )
+            with cur.copy("COPY catalog_stock (sku, on_hand, reserved, updated_at) FROM STDIN") as copy:
+                for i in range(PRODUCTS):
+                    copy.write_row((f"SKU-{i:06}", 1_000_000, 0, "2026-01-01 00:00:00+00:00"))
+            cur.execute(
+                "INSERT INTO catalog_movement (sku, kind, on_hand_delta, reserved_delta, on_hand_after, "
+                "reserved_after, reservation_key, actor, reason, created_at) "
+                "SELECT sku, 'receipt', on_hand, 0, on_hand, 0, '', 'bench', 'initial stock', now() "
+                "FROM catalog_stock"
+            )
+            cur.execute("SELECT setval('catalog_category_id_seq', %s)", (cid,))
+        conn.execute("VACUUM ANALYZE")
+        print(f"loaded {PRODUCTS} products in {time.perf_counter() - started:.1f}s")
+
+
+def _category_ids() -> tuple[int, str, str]:
+    import psycopg
+
+    with psycopg.connect(_conninfo(BENCH_DB)) as conn:
+        leaf_id, leaf_slug = conn.execute(
+            "SELECT id, slug FROM catalog_category WHERE slug = 'shelf-2-2-1'"
+        ).fetchone()
+    return leaf_id, leaf_slug, "aisle-2-2"
+
+
+# --- reservations through the api ---------------------------------------------------------------------
+
+
+def _reserve_release_worker(seconds: float, seed: int, queue) -> None:
+    import django
+
+    django.setup()
+    from contexts.catalog import api
+
+    rng = random.Random(seed)
+    pairs = errors = 0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        key = f"bench-{seed}-{pairs}-{time.time_ns()}"
+        sku = f"SKU-{rng.randrange(1000):06}"
+        try:
+            api.stock_reserve(key=key, lines=[api.StockLine(sku=sku, quantity=1)], ttl=300)
+            api.stock_release(key=key)
+            pairs += 1
+        except Exception:
+            errors += 1
+    queue.put((pairs, errors))
+
+
+def _reserve_release(seconds: float) -> tuple[float, int]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    # A short warm-up so connection set-up and imports are not measured.
+    procs = [ctx.Process(target=_reserve_release_worker, args=(1.0, 1000 + i, queue)) for i in range(CALLERS)]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        queue.get()
+    for p in procs:
+        p.join()
+    procs = [ctx.Process(target=_reserve_release_worker, args=(seconds, i, queue)) for i in range(CALLERS)]
+    started = time.perf_counter()
+    for p in procs:
+        p.start()
+    results = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    elapsed = time.perf_counter() - started
+    return sum(r[0] for r in results) / elapsed, sum(r[1] for r in results)
+
+
+def _pgbench(seconds: int) -> float:
+    _ensure_database(PGBENCH_DB)
+    url = _server_url(PGBENCH_DB)
+    subprocess.run(["pgbench", "-i", "-q", "-s", str(CALLERS), url], check=True, capture_output=True)
+    out = subprocess.run(
+        ["pgbench", "-c", str(CALLERS), "-j", "2", "-T", str(seconds), url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    match = re.search(r"tps = ([0-9.]+)", out)
+    if not match:
+        raise SystemExit(f"could not read pgbench's TPS from:\n{out}")
+    return float(match.group(1))
+
+
+# --- main ---------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    env = _environment()
+    _ensure_database(BENCH_DB)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
+    _load_data()
+    leaf_id, leaf_slug, aisle = _category_ids()
+    detail_paths = [f"/api/v1/products/SKU-{i * 491 % PRODUCTS:06}/" for i in range(200)]
+    bare_detail_paths = [p.replace("/api/v1/", "/bench/bare/") for p in detail_paths]
+
+    print(
+        f"\ncatalog benchmark: {PRODUCTS} products, gunicorn 2 workers, 4 clients, {DURATION:.0f}s per figure\n"
+    )
+    with gunicorn(workers=2, env=env) as port:
+        status, _ = request(port, "GET", f"/api/v1/products/?category={leaf_slug}&ordering=price&page=20")
+        assert status == 200, status
+        ours_list = load(
+            port, [f"/api/v1/products/?category={leaf_slug}&ordering=price&page=20"], duration=DURATION
+        )
+        bare_list = load(port, [f"/bench/bare/products/?category={leaf_id}&page=20"], duration=DURATION)
+        ours_aisle = load(
+            port, [f"/api/v1/products/?category={aisle}&ordering=price&page=20"], duration=DURATION
+        )
+        ours_detail = load(port, detail_paths, duration=DURATION)
+        bare_detail = load(port, bare_detail_paths, duration=DURATION)
+        page_1 = load(port, ["/api/v1/products/?ordering=price&page=1"], duration=DURATION)
+        page_2000 = load(port, ["/api/v1/products/?ordering=price&page=2000"], duration=DURATION)
+
+    print(ours_list.line(f"list ?category={leaf_slug}&ordering=price p20"))
+    print(bare_list.line("bare DRF list, same rows, p20"))
+    print(ours_aisle.line(f"list ?category={aisle} (4 shelves) p20"))
+    print(ours_detail.line("product detail (ETag)"))
+    print(bare_detail.line("bare DRF detail"))
+    print(page_1.line("list ?ordering=price page 1"))
+    print(page_2000.line("list ?ordering=price page 2,000"))
+    print()
+    print(ratio_line("list / bare list (req/s)", ours_list.rps / bare_list.rps, 0.7))
+    print(ratio_line("detail / bare list (req/s)", ours_detail.rps / bare_list.rps, 0.7))
+    print(ratio_line("detail / bare detail (req/s)", ours_detail.rps / bare_detail.rps, 0.7))
+    print(f"{'p99 page 2,000 / page 1 (offset x2000)':<44} {page_2000.p99_ms / page_1.p99_ms:6.2f}")
+
+    pairs_per_s, errors = _reserve_release(DURATION)
+    tps = _pgbench(int(DURATION))
+    print()
+    print(
+        f"{'reserve+release pairs/s via api.py':<44} {pairs_per_s:9.1f}   ({CALLERS} callers, {errors} errors)"
+    )
+    print(f"{'pgbench TPC-B tps':<44} {tps:9.1f}   ({CALLERS} clients, -j 2, scale {CALLERS})")
+    print(ratio_line("pairs/s / pgbench tps", pairs_per_s / tps, 0.2))
+
+
+if __name__ == "__main__":
+    main()

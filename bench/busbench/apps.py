@@ -1,0 +1,16 @@
+"""Benchmark app: one event type, two subscribers, and a no-op task for the baseline."""
+
+from django.apps import AppConfig
+
+
+class BusBenchConfig(AppConfig):
+    name = "bench.busbench"
+    label = "benchbus"
+
+    def ready(self) -> None:
+        from integration.bus import registry
+        from bench.busbench import handlers
+
+        registry.register_event(handlers.Measured)
+        registry.subscribe_map(context="benchbus", subscriptions=handlers.SUBSCRIPTIONS)
+        from bench.busbench import tasks  # noqa: F401
