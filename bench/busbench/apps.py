@@ -8,8 +8,8 @@ class BusBenchConfig(AppConfig):
     label = "benchbus"
 
     def ready(self) -> None:
-        from integration.bus import registry
         from bench.busbench import handlers
+        from integration.bus import registry
 
         registry.register_event(handlers.Measured)
         registry.subscribe_map(context="benchbus", subscriptions=handlers.SUBSCRIPTIONS)
