@@ -1,6 +1,7 @@
 """Test handlers: two well-behaved subscribers of Pinged, and one that fails while told to."""
 
 from django.core.cache import cache
+from django.db import connection
 
 from integration import bus
 from integration.bus import registry
@@ -12,7 +13,14 @@ CONTEXT = "testbus"
 
 
 def _effect(name, event, envelope):
-    Effect.objects.create(handler=name, event_id=envelope.id, correlation_id=envelope.correlation_id)
+    pid = None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+    Effect.objects.create(
+        handler=name, event_id=envelope.id, correlation_id=envelope.correlation_id, backend_pid=pid
+    )
 
 
 def on_pinged_a(event, envelope):

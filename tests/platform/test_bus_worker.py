@@ -133,3 +133,27 @@ def test_a_failing_handler_is_dead_lettered_then_replayed_from_the_admin(celery_
     wait_until(lambda: Delivery.objects.get(id=flaky.id).status == "delivered", message="replayed delivery")
     assert effects(event_id, "flaky") == 1
     assert effects(event_id, "a") == effects(event_id, "b") == 1
+
+
+def test_worker_connections_are_reused_across_tasks_and_replaced_when_broken(celery_worker_process, testbus):
+    event_ids = []
+    for n in range(12):
+        with transaction.atomic():
+            event_ids.append(bus.publish(events.Pinged(n=100 + n)))
+    wait_until(lambda: all(all_delivered(e) for e in event_ids), message="12 events delivered")
+    pids = set(Effect.objects.filter(event_id__in=event_ids).values_list("backend_pid", flat=True))
+    # 36 handler runs in 2 worker processes: one persistent session each, not one per task.
+    assert 1 <= len(pids) <= 2, pids
+
+    # The database drops those sessions (a failover, an idle timeout): the next tasks must notice
+    # (health check) and reconnect, not fail.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [list(pids)])
+    with transaction.atomic():
+        event_id = bus.publish(events.Pinged(n=200))
+    wait_until(lambda: all_delivered(event_id), message="delivery after the connections were killed")
+    new_pids = set(Effect.objects.filter(event_id=event_id).values_list("backend_pid", flat=True))
+    assert new_pids.isdisjoint(pids)
+    assert Delivery.objects.get(message_id=event_id, handler="testbus.on_pinged_a").attempts == 1
