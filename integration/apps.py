@@ -11,3 +11,4 @@ class IntegrationConfig(AppConfig):
 
     def ready(self) -> None:
         from integration import worker  # noqa: F401  (connects the Celery signal handlers)
+        from integration.edge import schema  # noqa: F401  (registers the OpenAPI auth extension)

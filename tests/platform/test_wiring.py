@@ -1,0 +1,75 @@
+"""Wiring: Celery's reliability settings and routing, and the production settings' deploy checks."""
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from celery import current_app
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTEXT_QUEUES = {"integration", "users", "catalog", "orders", "payments", "shipping", "notifications"}
+
+
+def test_celery_is_configured_for_at_least_once_work():
+    conf = current_app.conf
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_serializer == "json" and conf.accept_content == ["json"]
+    # The broker in tests is the real one; only the embedded default runs tasks eagerly.
+    assert conf.task_always_eager is False
+    assert conf.broker_url.startswith(("amqp://", "redis://"))
+    assert conf.broker_transport_options["visibility_timeout"] == settings.CELERY_VISIBILITY_TIMEOUT
+
+
+def test_every_project_task_is_named_context_verb_noun_and_routed_to_its_context_queue():
+    current_app.loader.import_default_modules()
+    names = sorted(n for n in current_app.tasks if not n.startswith("celery."))
+    project = [n for n in names if n.split(".")[0] in CONTEXT_QUEUES]
+    assert "integration.deliver_event" in project and "integration.sweep_outbox" in project
+    for name in project:
+        assert re.fullmatch(r"[a-z]+\.[a-z]+(_[a-z]+)+", name), name
+        route = current_app.amqp.router.route({}, name)
+        assert route["queue"].name == name.split(".")[0], (name, route)
+    declared = {q.name for q in settings.CELERY_TASK_QUEUES}
+    assert CONTEXT_QUEUES <= declared
+    assert all(q.durable for q in settings.CELERY_TASK_QUEUES)
+
+
+def test_beat_schedules_the_outbox_sweep():
+    entry = settings.CELERY_BEAT_SCHEDULE["integration.sweep_outbox"]
+    assert entry["task"] == "integration.sweep_outbox"
+    assert 0 < float(entry["schedule"]) <= 60
+
+
+def test_production_settings_pass_the_deploy_checks_with_real_secrets():
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "shop.example",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "false"}
+    env.pop("SECRET_KEY", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
