@@ -122,12 +122,14 @@ PASSWORD_HASHERS = env.list(
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://shop-default")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     CACHES["default"].setdefault("OPTIONS", {}).update({"socket_connect_timeout": 2, "socket_timeout": 2})
+    # The same backend, minus a new redis client object per operation (see integration.edge.cache).
+    CACHES["default"]["BACKEND"] = "integration.edge.cache.RedisCache"
 CACHE_IS_SHARED = CACHES["default"]["BACKEND"] != "django.core.cache.backends.locmem.LocMemCache"
-# django-ratelimit's system check knows only memcached and django-redis. Django's own RedisCache has
-# the atomic add/incr it needs (W001 is noise), and the embedded default's local memory is shared by
-# its single process (E003 would stop `make run`); every other backend keeps the check.
+# django-ratelimit's system check knows only memcached and django-redis. Django's RedisCache (which
+# ours extends) has the atomic add/incr it needs (W001 is noise), and the embedded default's local
+# memory is shared by its single process (E003 would stop `make run`); other backends keep the check.
 SILENCED_SYSTEM_CHECKS = []
-if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+if CACHES["default"]["BACKEND"] == "integration.edge.cache.RedisCache":
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.W001")
 elif not CACHE_IS_SHARED:
     SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]

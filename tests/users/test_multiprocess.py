@@ -52,8 +52,10 @@ class Gunicorn:
             "LOG_LEVEL": "WARNING",
         }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.port}"]
-            + ["--workers", "1", "--log-level", "warning"],
+            [
+                *(sys.executable, "-m", "gunicorn", "config.wsgi"),
+                *("--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--log-level", "warning"),
+            ],
             cwd=ROOT,
             env=env,
             start_new_session=True,
