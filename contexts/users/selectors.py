@@ -3,6 +3,7 @@
 import datetime as dt
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from contexts.users.data import AddressData, UserContact, UserDTO, UserNotFound
@@ -12,7 +13,7 @@ from contexts.users.models import User
 def user_get(*, user_id: uuid.UUID | str) -> User:
     try:
         return User.objects.get(id=user_id)
-    except (User.DoesNotExist, ValueError, TypeError):  # a malformed id finds nobody either
+    except (User.DoesNotExist, ValidationError, ValueError, TypeError):  # a malformed id finds nobody either
         raise UserNotFound(f"No user has the id {user_id}.") from None
 
 
@@ -30,7 +31,7 @@ def user_tokens_valid_after(*, user_id: uuid.UUID | str) -> dt.datetime | None:
     try:
         found = User.objects.filter(id=user_id).values_list("tokens_valid_after", flat=True)
         return found.get()
-    except (User.DoesNotExist, ValueError, TypeError):
+    except (User.DoesNotExist, ValidationError, ValueError, TypeError):
         raise UserNotFound(f"No user has the id {user_id}.") from None
 
 
