@@ -173,3 +173,27 @@ def test_every_row_needs_a_token(row, actors):
     allowed = (401, 404) if row.access == NOBODY else (401,)
     assert response.status_code in allowed, f"{row}: {response.status_code}"
     assert response["Content-Type"] == "application/problem+json"
+
+
+# Public without a token: browsing, signing up and in, probes and docs. None may answer 401/403.
+PUBLIC = [
+    ("POST", "/api/v1/auth/register/", {"email": "public@example.com", "password": PASSWORD}),
+    ("POST", "/api/v1/auth/token/", {"email": "nobody@example.com", "password": "x"}),
+    ("POST", "/api/v1/auth/token/refresh/", {"refresh": "x"}),
+    ("GET", "/health", None),
+    ("GET", "/ready", None),
+    ("GET", "/api/schema/", None),
+    ("GET", "/api/docs/", None),
+    ("GET", "/api/v1/products/", None),
+    ("GET", "/api/v1/categories/", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), PUBLIC, ids=[f"{m} {p}" for m, p, _ in PUBLIC])
+def test_public_endpoints_need_no_token(method, path, body):
+    response = getattr(APIClient(), method.lower())(path, body, format="json")
+    if path in ("/api/v1/auth/token/", "/api/v1/auth/token/refresh/"):
+        # Wrong credentials are a 401 of their own kind, not a demand for a token.
+        assert response.json()["type"].rsplit("/", 1)[1] in ("invalid-credentials", "token-not-valid")
+    else:
+        assert response.status_code not in (401, 403), f"{path}: {response.status_code}"
