@@ -270,6 +270,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Users -------------------------------------------------------------------------------------------
+# Expired refresh tokens (and their blacklist rows) are deleted once a day.
+CELERY_BEAT_SCHEDULE["users.flush_expired_tokens"] = {
+    "task": "users.flush_expired_tokens",
+    "schedule": env.float("USERS_TOKEN_FLUSH_SECONDS", default=86400.0),
+}
+
 # --- Catalog -----------------------------------------------------------------------------------------
 # Expired reservations give their stock back within this many seconds of expiring.
 CELERY_BEAT_SCHEDULE["catalog.release_expired_reservations"] = {

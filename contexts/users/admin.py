@@ -68,6 +68,13 @@ class UserAdmin(DjangoUserAdmin):
             return
         if "is_active" in form.changed_data and not obj.is_active:
             services.user_deactivate(user_id=obj.id)
-        elif {"is_staff", "password"} & set(form.changed_data):
-            # Tokens carry the roles they were issued with, and a reset password ends every session.
+        elif "is_staff" in form.changed_data:
+            # Tokens carry the roles they were issued with: a promotion or demotion starts afresh.
             services.user_tokens_revoke_all(user_id=obj.id)
+
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            # An operator's password reset ends every session, as the user's own change does.
+            services.user_tokens_revoke_all(user_id=id)
+        return response

@@ -192,3 +192,9 @@ def token_logout(*, user_id: uuid.UUID, access_claims: Mapping[str, Any], refres
     edge_auth.token_deny(jti=access_claims["jti"], expires_at=access_claims["exp"])
     if token is not None:
         token.blacklist()
+
+
+def tokens_flush_expired() -> int:
+    """Delete outstanding refresh tokens past their expiry; their blacklist rows go with them."""
+    deleted, _ = OutstandingToken.objects.filter(expires_at__lt=timezone.now()).delete()
+    return deleted

@@ -77,3 +77,29 @@ def test_api_raises_user_not_found_for_an_unknown_id():
         api.user_get(user_id=uuid.uuid4())
     with pytest.raises(api.UserNotFound):
         api.user_contact(user_id="not-a-uuid")
+
+
+def test_a_password_reset_by_an_operator_revokes_every_token(operator):
+    victim = UserFactory()
+    client = bearer_client(token_pair_issue(victim).access)
+    url = reverse("admin:auth_user_password_change", args=[victim.id])
+    response = operator.post(url, {"password1": "reset-Secret-2024", "password2": "reset-Secret-2024"})
+    assert response.status_code == 302
+    assert_problem(client.get(ME), 401, "token-revoked")
+
+
+def test_flushing_expired_refresh_tokens_keeps_live_ones():
+    import datetime as dt
+
+    from django.utils import timezone
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    from contexts.users import tasks
+
+    user = UserFactory()
+    token_pair_issue(user), token_pair_issue(user)
+    OutstandingToken.objects.filter(id=OutstandingToken.objects.first().id).update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    assert tasks.flush_expired_tokens() == 1
+    assert OutstandingToken.objects.count() == 1
