@@ -50,15 +50,19 @@ class Product(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(price__gte=0), name="catalog_product_price_gte_0"),
         ]
-        # The storefront listing filters active products (by category) and orders by price, name or age;
-        # the trailing sku makes each order total, so pages are stable.
+        # The storefront lists active products (by category), ordered by price, name or age; the
+        # trailing sku makes each order total, so pages are stable. The indexes are partial (active
+        # only) and end in the sku, so a page of SKUs — however deep — is an index-only scan.
         indexes = [
-            models.Index(fields=["category", "price", "sku"], name="catalog_product_cat_price_idx"),
-            models.Index(fields=["category", "name", "sku"], name="catalog_product_cat_name_idx"),
-            models.Index(fields=["category", "-created_at", "sku"], name="catalog_product_cat_new_idx"),
-            models.Index(fields=["price", "sku"], name="catalog_product_price_idx"),
-            models.Index(fields=["name", "sku"], name="catalog_product_name_idx"),
-            models.Index(fields=["-created_at", "sku"], name="catalog_product_new_idx"),
+            models.Index(fields=fields, name=name, condition=Q(is_active=True))
+            for fields, name in (
+                (["category", "price", "sku"], "catalog_product_cat_price_idx"),
+                (["category", "name", "sku"], "catalog_product_cat_name_idx"),
+                (["category", "-created_at", "sku"], "catalog_product_cat_new_idx"),
+                (["price", "sku"], "catalog_product_price_idx"),
+                (["name", "sku"], "catalog_product_name_idx"),
+                (["-created_at", "sku"], "catalog_product_new_idx"),
+            )
         ]
 
     def __str__(self) -> str:

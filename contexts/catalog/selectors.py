@@ -36,16 +36,18 @@ LIST_FIELDS = ("sku", "name", "slug", "price", "currency", "images")
 
 
 def product_list(*, filters: ProductFilters) -> QuerySet:
-    """Active products matching `filters`, as dicts, with `category` (slug) and `available`.
+    """Active products matching `filters`, ordered: a narrow queryset to count and to page through.
 
-    One query whatever the page size: the category, its descendants and the stock are joins or
-    subqueries, not per-row lookups.
+    Pages are taken as SKUs first (an index-only scan, however deep the page), then product_rows()
+    loads just those rows with their joins: the deferred-join technique for offset pagination.
     """
     qs = Product.objects.filter(is_active=True)
     if filters.category:
-        # The category and its descendants: every node whose path starts with the category's path.
+        # The category and its descendants, resolved to ids up front so that a leaf is an equality
+        # the listing index serves in order, rather than a subquery the planner must sort after.
         root_path = Category.objects.filter(slug=filters.category).values("path")[:1]
-        qs = qs.filter(category__in=Category.objects.filter(path__startswith=Subquery(root_path)))
+        ids = list(Category.objects.filter(path__startswith=Subquery(root_path)).values_list("id", flat=True))
+        qs = qs.filter(category_id=ids[0]) if len(ids) == 1 else qs.filter(category_id__in=ids)
     if filters.min_price is not None:
         qs = qs.filter(price__gte=filters.min_price)
     if filters.max_price is not None:
@@ -56,11 +58,21 @@ def product_list(*, filters: ProductFilters) -> QuerySet:
         qs = qs.exclude(stock__on_hand__gt=F("stock__reserved"))
     if filters.search:
         qs = qs.filter(Q(name__icontains=filters.search) | Q(description__icontains=filters.search))
-    return qs.values(
+    return qs.order_by(*ORDERINGS[filters.ordering])
+
+
+def product_rows(*, skus: list[str]) -> list[dict[str, Any]]:
+    """The listing's rows for a page of SKUs, in that order, with `category_slug` and `available`
+    (one query whatever the page size)."""
+    if not skus:
+        return []
+    rows = Product.objects.filter(sku__in=skus).values(
         *LIST_FIELDS,
         category_slug=F("category__slug"),
         available=Coalesce(F("stock__on_hand") - F("stock__reserved"), Value(0)),
-    ).order_by(*ORDERINGS[filters.ordering])
+    )
+    by_sku = {row["sku"]: row for row in rows}
+    return [by_sku[sku] for sku in skus if sku in by_sku]
 
 
 def product_get(*, sku: str, include_inactive: bool = False) -> Product:

@@ -50,8 +50,10 @@ class ProductListCreateApi(GenericAPIView):
     def get(self, request):
         query = ProductQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        page = self.paginate_queryset(selectors.product_list(filters=query.filters()))
-        return self.get_paginated_response(ProductListItemSerializer(page, many=True).data)
+        products = selectors.product_list(filters=query.filters())
+        page = self.paginate_queryset(products.values_list("sku", flat=True))
+        rows = selectors.product_rows(skus=list(page))
+        return self.get_paginated_response(ProductListItemSerializer(rows, many=True).data)
 
     def post(self, request):
         body = ProductWriteSerializer(data=request.data)
