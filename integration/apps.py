@@ -10,5 +10,6 @@ class IntegrationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from integration import worker  # noqa: F401  (connects the Celery signal handlers)
-        from integration.edge import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        # Imported for their side effects: deploy checks, Celery signal handlers, the OpenAPI extension.
+        from integration import checks, worker  # noqa: F401
+        from integration.edge import schema  # noqa: F401

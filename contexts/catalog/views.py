@@ -3,6 +3,8 @@
 import hashlib
 
 from django.utils.http import parse_etags, quote_etag
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
@@ -46,7 +48,9 @@ class ProductListCreateApi(GenericAPIView):
     """GET: the public, paginated storefront listing. POST: staff create a product."""
 
     permission_classes = [IsStaffOrReadOnly]
+    serializer_class = ProductListItemSerializer
 
+    @extend_schema(operation_id="products_list", parameters=[ProductQuerySerializer])
     def get(self, request):
         query = ProductQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -55,6 +59,11 @@ class ProductListCreateApi(GenericAPIView):
         rows = selectors.product_rows(skus=list(page))
         return self.get_paginated_response(ProductListItemSerializer(rows, many=True).data)
 
+    @extend_schema(
+        operation_id="products_create",
+        request=ProductWriteSerializer,
+        responses={201: ProductDetailSerializer},
+    )
     def post(self, request):
         body = ProductWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -71,10 +80,19 @@ class ProductDetailApi(APIView):
 
     permission_classes = [IsStaffOrReadOnly]
 
+    @extend_schema(
+        operation_id="products_retrieve",
+        responses={200: ProductDetailSerializer, 304: OpenApiResponse(description="Not modified (ETag)")},
+    )
     def get(self, request, sku: str):
         staff = has_role(request.user, STAFF)
         return _with_etag(selectors.product_get(sku=sku, include_inactive=staff), request)
 
+    @extend_schema(
+        operation_id="products_partial_update",
+        request=ProductWriteSerializer,
+        responses={200: ProductDetailSerializer},
+    )
     def patch(self, request, sku: str):
         body = ProductWriteSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
@@ -83,8 +101,11 @@ class ProductDetailApi(APIView):
 
 
 class CategoryTreeApi(APIView):
+    """The category tree: each node has slug, name and its children."""
+
     permission_classes = [AllowAny]
 
+    @extend_schema(operation_id="categories_tree", responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         return Response(selectors.category_tree())
 
@@ -94,6 +115,18 @@ class StockDetailApi(APIView):
 
     permission_classes = [IsStaff]
 
+    @extend_schema(
+        operation_id="inventory_retrieve",
+        responses={
+            200: inline_serializer(
+                "StockDetail",
+                {
+                    **StockSerializer().get_fields(),
+                    "ledger": MovementSerializer(many=True),
+                },
+            )
+        },
+    )
     def get(self, request, sku: str):
         stock = selectors.stock_get(sku=sku)
         body = StockSerializer(stock).data
@@ -106,6 +139,9 @@ class StockAdjustmentApi(APIView):
 
     permission_classes = [IsStaff]
 
+    @extend_schema(
+        operation_id="inventory_adjust", request=StockAdjustmentSerializer, responses={201: StockSerializer}
+    )
     def post(self, request, sku: str):
         body = StockAdjustmentSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -54,6 +54,8 @@ def test_production_settings_pass_the_deploy_checks_with_real_secrets():
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "shop.example",
     }
+    # The services come from the test environment (PostgreSQL, RabbitMQ, Redis), as in production.
+    assert env["DATABASE_URL"].startswith("postgres") and env["CACHE_URL"].startswith("redis")
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
@@ -63,6 +65,18 @@ def test_production_settings_pass_the_deploy_checks_with_real_secrets():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_deploy_checks_refuse_the_embedded_services_in_production():
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50))
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    for check_id in ("integration.E001", "integration.W001", "integration.W002"):
+        assert check_id in output, output
 
 
 def test_production_refuses_to_start_without_a_secret_key():

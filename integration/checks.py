@@ -1,0 +1,34 @@
+"""Deploy checks of the project's own: production needs the shared services, not the embedded ones."""
+
+from django.conf import settings
+from django.core import checks
+
+
+@checks.register(checks.Tags.caches, deploy=True)
+def shared_services(app_configs, **kwargs):
+    problems = []
+    if not settings.CACHE_IS_SHARED:
+        problems.append(
+            checks.Error(
+                "The cache is local to each process.",
+                hint="Set CACHE_URL to Redis: rate limits and the token denylist must be shared.",
+                id="integration.E001",
+            )
+        )
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        problems.append(
+            checks.Warning(
+                "No Celery broker is configured: tasks and event deliveries run inside web requests.",
+                hint="Set CELERY_BROKER_URL to RabbitMQ (or Redis) and run workers and one beat.",
+                id="integration.W001",
+            )
+        )
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        problems.append(
+            checks.Warning(
+                "The database is SQLite.",
+                hint="Set DATABASE_URL to PostgreSQL: row locks (SELECT ... FOR UPDATE) protect stock.",
+                id="integration.W002",
+            )
+        )
+    return problems
