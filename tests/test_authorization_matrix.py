@@ -64,6 +64,18 @@ def _owner_id(actors: Actors) -> dict[str, Any]:
     return {"owner_id": actors.owner.id}
 
 
+NEW_PRODUCT = {"sku": "MATRIX-1", "name": "Matrix mug", "price": "9.50", "currency": "EUR"}
+
+
+def _product(actors: Actors) -> dict[str, Any]:
+    """An operator creates a product through the API; the row acts on its SKU."""
+    response = actors.staff.client.post(
+        "/api/v1/products/", {**NEW_PRODUCT, "sku": "MATRIX-2"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    return {"sku": "MATRIX-2"}
+
+
 ROWS: list[Row] = [
     # --- users: a customer's account is only ever /users/me/; there is no user-by-id endpoint ----------
     Row("GET", "/api/v1/users/me/", ME, probe="/api/v1/users/me/"),
@@ -82,6 +94,17 @@ ROWS: list[Row] = [
         for method in ("GET", "PUT", "PATCH", "DELETE", "POST")
     ),
     Row("GET", "/api/v1/users/", STAFF),
+    # --- catalog: browsing is public; writing products and inventory is for operators only -----------
+    Row("POST", "/api/v1/products/", STAFF, body=NEW_PRODUCT),
+    Row("PATCH", "/api/v1/products/{sku}/", STAFF, body={"price": "12.00"}, setup=_product),
+    Row("GET", "/api/v1/inventory/{sku}/", STAFF, setup=_product),
+    Row(
+        "POST",
+        "/api/v1/inventory/{sku}/adjustments/",
+        STAFF,
+        body={"delta": 5, "reason": "count"},
+        setup=_product,
+    ),
     # --- orders, payments, shipping, notifications: append rows here as their endpoints land ---------
 ]
 
@@ -121,7 +144,9 @@ def _probe(row: Row, actors: Actors, params: dict[str, Any]):
 
 
 def _rows(*kinds: str) -> list:
-    return [pytest.param(row, id=str(row)) for row in ROWS if row.access in kinds]
+    rows = [pytest.param(row, id=str(row)) for row in ROWS if row.access in kinds]
+    reason = f"no {'/'.join(kinds)} endpoints yet: orders, payments, shipping and notifications add them"
+    return rows or [pytest.param(None, id="none-yet", marks=pytest.mark.skip(reason=reason))]
 
 
 @pytest.mark.parametrize("row", _rows(OWNER))
