@@ -226,7 +226,7 @@ def _requeue_stale_deliveries() -> int:
     requeued = 0
     with transaction.atomic():
         stale = list(
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(
                 status__in=(Status.PENDING, Status.FAILED),
                 next_attempt_at__lte=now - stale_after,
@@ -353,7 +353,9 @@ def _record_failure(delivery_id: int, exc: Exception) -> Outcome:
     error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
     with transaction.atomic():
-        delivery = Delivery.objects.select_for_update().select_related("message").get(id=delivery_id)
+        delivery = (
+            Delivery.objects.select_for_update(of=("self",)).select_related("message").get(id=delivery_id)
+        )
         if delivery.status in (Status.DELIVERED, Status.DEAD):
             return Outcome(delivery.status)
         delivery.attempts += 1
@@ -393,7 +395,7 @@ def replay(delivery_ids: list[int]) -> int:
     """Give dead or failed deliveries a fresh set of attempts and send them again after commit."""
     with transaction.atomic():
         rows = list(
-            Delivery.objects.select_for_update()
+            Delivery.objects.select_for_update(of=("self",))
             .filter(id__in=delivery_ids)
             .filter(Q(status=Status.DEAD) | Q(status=Status.FAILED))
             .select_related("message")
