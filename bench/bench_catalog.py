@@ -143,16 +143,7 @@ def _category_ids() -> tuple[int, str, str]:
 # --- reservations through the api ---------------------------------------------------------------------
 
 
-def _reserve_release_worker(seconds: float, seed: int, queue) -> None:
-    import django
-
-    # As in production: no per-query debug bookkeeping.
-    os.environ["DEBUG"] = "false"
-    os.environ.setdefault("SECRET_KEY", "bench-secret-key-" + "x" * 40)
-    django.setup()
-    from contexts.catalog import api
-
-    rng = random.Random(seed)
+def _reserve_release_pairs(api, rng: random.Random, seed: int, seconds: float) -> tuple[int, int]:
     pairs = errors = 0
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
@@ -164,28 +155,43 @@ def _reserve_release_worker(seconds: float, seed: int, queue) -> None:
             pairs += 1
         except Exception:
             errors += 1
-    queue.put((pairs, errors))
+    return pairs, errors
+
+
+def _reserve_release_worker(seconds: float, seed: int, start, queue) -> None:
+    import django
+
+    # As in production: no per-query debug bookkeeping.
+    os.environ["DEBUG"] = "false"
+    os.environ.setdefault("SECRET_KEY", "bench-secret-key-" + "x" * 40)
+    django.setup()
+    from contexts.catalog import api
+
+    rng = random.Random(seed)
+    # A short warm-up (connection, imports, caches), then wait for every caller to be ready.
+    _reserve_release_pairs(api, rng, seed + 1000, 1.0)
+    start.wait()
+    queue.put(_reserve_release_pairs(api, rng, seed, seconds))
 
 
 def _reserve_release(seconds: float) -> tuple[float, int]:
+    """Pairs/s of CALLERS processes reserving and releasing at once. The clock starts when all of them
+    have started up and warmed up (a barrier releases them together), so spawning processes and
+    django.setup() are not counted."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    # A short warm-up so connection set-up and imports are not measured.
-    procs = [ctx.Process(target=_reserve_release_worker, args=(1.0, 1000 + i, queue)) for i in range(CALLERS)]
+    start = ctx.Barrier(CALLERS + 1)
+    procs = [
+        ctx.Process(target=_reserve_release_worker, args=(seconds, i, start, queue)) for i in range(CALLERS)
+    ]
     for p in procs:
         p.start()
-    for _ in procs:
-        queue.get()
-    for p in procs:
-        p.join()
-    procs = [ctx.Process(target=_reserve_release_worker, args=(seconds, i, queue)) for i in range(CALLERS)]
+    start.wait(timeout=120)
     started = time.perf_counter()
-    for p in procs:
-        p.start()
     results = [queue.get() for _ in procs]
+    elapsed = time.perf_counter() - started
     for p in procs:
         p.join()
-    elapsed = time.perf_counter() - started
     return sum(r[0] for r in results) / elapsed, sum(r[1] for r in results)
 
 

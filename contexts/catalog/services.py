@@ -1,8 +1,9 @@
 """Catalog use cases that write: products, categories, stock adjustments and reservations.
 
-Every change of stock happens with the stock rows locked (SELECT ... FOR UPDATE, in ascending SKU
-order, so two multi-SKU calls can never wait on each other in a cycle), records a ledger movement and
-publishes its events in the same transaction. A reservation's row is always locked before any stock
+Every change of stock happens with its stock rows locked, records a ledger movement and publishes its
+events in the same transaction. A change of one stock row locks just that row (a conditional UPDATE);
+several rows are locked together with SELECT ... FOR UPDATE in ascending SKU order, so two multi-SKU
+calls can never wait on each other in a cycle. A reservation's row is always locked before any stock
 row, which keeps the order global across reserve, commit, release and the expiry sweeper.
 """
 
@@ -11,11 +12,11 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from contexts.catalog import events
+from contexts.catalog import events, sql
 from contexts.catalog.data import (
     CategoryNotFound,
     InvalidLines,
@@ -30,7 +31,7 @@ from contexts.catalog.data import (
     StockAdjustmentRejected,
     StockLine,
 )
-from contexts.catalog.models import Category, Movement, Product, Reservation, ReservationLine, Stock
+from contexts.catalog.models import Category, Movement, Product, Reservation, Stock
 from integration import bus
 
 Kind = Movement.Kind
@@ -188,14 +189,6 @@ def _publish_availability(sku: str, before: int, after: int) -> None:
         bus.publish(events.StockReplenished(sku=sku, available=after))
 
 
-def _lock_stocks(skus: Iterable[str], *, active_only: bool = False) -> dict[str, Stock]:
-    """Lock the stock rows of `skus` in ascending SKU order (the global lock order) and return them."""
-    rows = Stock.objects.select_for_update(of=("self",)).filter(pk__in=sorted(set(skus))).order_by("pk")
-    if active_only:
-        rows = rows.filter(product__is_active=True)
-    return {s.pk: s for s in rows}
-
-
 def stock_adjust(*, sku: str, delta: int, reason: str, actor: str, kind: str = Kind.ADJUSTMENT) -> Stock:
     """A receipt (goods in, delta > 0) or a correction (either sign). Never takes on_hand below what is
     reserved: held goods must be released first."""
@@ -208,7 +201,7 @@ def stock_adjust(*, sku: str, delta: int, reason: str, actor: str, kind: str = K
     if not reason.strip():
         raise InvalidLines("An adjustment needs a reason.")
     with transaction.atomic():
-        stock = _lock_stocks([sku]).get(sku)
+        stock = Stock.objects.select_for_update(of=("self",)).filter(pk=sku).first()
         if stock is None:
             raise ProductNotFound([sku])
         if stock.on_hand + delta < stock.reserved:
@@ -224,6 +217,9 @@ def stock_adjust(*, sku: str, delta: int, reason: str, actor: str, kind: str = K
 
 
 # --- reservations ------------------------------------------------------------------------------------
+# Reserve, release, commit and extend run on every checkout: their common case is a handful of SQL
+# statements (contexts.catalog.sql), one round trip each; the unusual outcomes (a repeated key, a
+# reservation already ended) are worked out afterwards through the ORM.
 
 
 def _normalise_lines(lines: Iterable[StockLine]) -> dict[str, int]:
@@ -252,47 +248,45 @@ def _check_key_and_ttl(key: str, ttl_seconds: int) -> None:
         raise InvalidLines(f"ttl is a whole number of seconds from 1 to {MAX_TTL_SECONDS}.")
 
 
-def _data(reservation: Reservation, lines: Mapping[str, int] | None = None) -> ReservationData:
-    if lines is None:
-        lines = dict(reservation.lines.order_by("sku").values_list("sku", "quantity"))
+def _data(key: str, status: str, expires_at: dt.datetime, lines: Mapping[str, int]) -> ReservationData:
     return ReservationData(
-        key=reservation.key,
-        status=str(reservation.status),
-        expires_at=reservation.expires_at,
+        key=key,
+        status=status,
+        expires_at=expires_at,
         lines=tuple(StockLine(sku=s, quantity=q) for s, q in lines.items()),
     )
+
+
+def _stored_data(reservation: Reservation) -> ReservationData:
+    """A reservation as stored, lines included: what a repeated or no-op call answers."""
+    lines = dict(reservation.lines.order_by("sku").values_list("sku", "quantity"))
+    return _data(reservation.key, str(reservation.status), reservation.expires_at, lines)
 
 
 def _event_lines(lines: Mapping[str, int]) -> tuple[events.StockLineData, ...]:
     return tuple(events.StockLineData(sku=s, quantity=q) for s, q in lines.items())
 
 
-def _reservation_claim(*, key: str, expires_at: dt.datetime, now: dt.datetime) -> Reservation | None:
-    """Insert an active reservation under `key`, or return None if the key is taken.
+def _take_stock(wanted: Mapping[str, int], *, now: dt.datetime) -> dict[str, tuple[int, int]]:
+    """Reserve `wanted` ({sku: quantity}, ascending) from available stock, all of it or none; the new
+    (on_hand, reserved) by SKU. Raises ProductNotFound or OutOfStock naming the SKUs at fault.
 
-    INSERT ... ON CONFLICT DO NOTHING does in one round trip what create() inside a savepoint does
-    in three (this is the hot path of every checkout). A concurrent insert of the same key waits for
-    the other transaction: if it commits, nothing is inserted here; if it rolls back, this one wins.
+    One SKU is tried with a single conditional UPDATE, which locks only its row. Several SKUs, or one that
+    could not be taken that way, are locked in ascending SKU order, checked, and changed by one UPDATE.
     """
-    ops = connection.ops
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Reservation._meta.db_table} (key, status, expires_at, created_at, updated_at) "  # noqa: S608 - table name from the model
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING RETURNING id",
-            [
-                key,
-                Status.ACTIVE.value,
-                ops.adapt_datetimefield_value(expires_at),
-                ops.adapt_datetimefield_value(now),
-                ops.adapt_datetimefield_value(now),
-            ],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return Reservation(
-        id=row[0], key=key, status=Status.ACTIVE, expires_at=expires_at, created_at=now, updated_at=now
-    )
+    if len(wanted) == 1:
+        [(sku, qty)] = wanted.items()
+        taken = sql.stock_take_one(sku=sku, quantity=qty, now=now)
+        if taken is not None:
+            return {sku: taken}
+    stocks = sql.stocks_lock(wanted, active_only=True)
+    missing = [sku for sku in wanted if sku not in stocks]
+    if missing:
+        raise ProductNotFound(missing)
+    short = [sku for sku, qty in wanted.items() if stocks[sku][0] - stocks[sku][1] < qty]
+    if short:
+        raise OutOfStock(short)
+    return sql.stocks_shift({sku: (0, qty) for sku, qty in wanted.items()}, now=now, locked=True)
 
 
 def stock_reserve(
@@ -307,52 +301,29 @@ def stock_reserve(
     wanted = _normalise_lines(lines)
     _check_key_and_ttl(key, ttl_seconds)
     now = timezone.now()
+    expires_at = now + dt.timedelta(seconds=ttl_seconds)
     with transaction.atomic():
-        reservation = _reservation_claim(key=key, expires_at=now + dt.timedelta(seconds=ttl_seconds), now=now)
-        if reservation is None:
-            existing = Reservation.objects.get(key=key)
-            data = _data(existing)
+        reservation_id = sql.reservation_insert(key=key, expires_at=expires_at, now=now)
+        if reservation_id is None:
+            data = _stored_data(Reservation.objects.get(key=key))
             if {line.sku: line.quantity for line in data.lines} != wanted:
                 raise ReservationConflict(key) from None
             return data
-
-        stocks = _lock_stocks(wanted, active_only=True)
-        missing = [sku for sku in wanted if sku not in stocks]
-        if missing:
-            raise ProductNotFound(missing)
-        short = [sku for sku, qty in wanted.items() if stocks[sku].available < qty]
-        if short:
-            raise OutOfStock(short)
-
-        movements, drained = [], []
-        for sku, qty in wanted.items():
-            stock = stocks[sku]
-            stock.reserved += qty
-            stock.updated_at = now
-            movements.append(
-                _movement(
-                    stock,
-                    kind=Kind.RESERVATION,
-                    reserved_delta=qty,
-                    reservation_key=key,
-                    actor=actor,
-                    reason="reserved",
-                    created_at=now,
-                )
-            )
-            if stock.available == 0:
-                drained.append(sku)
-        Stock.objects.bulk_update(stocks.values(), ["reserved", "updated_at"])
-        ReservationLine.objects.bulk_create(
-            [ReservationLine(reservation=reservation, sku=sku, quantity=qty) for sku, qty in wanted.items()]
+        after = _take_stock(wanted, now=now)
+        sql.lines_insert(reservation_id, wanted)
+        sql.movements_insert(
+            [(sku, key, 0, qty, *after[sku]) for sku, qty in wanted.items()],
+            kind=Kind.RESERVATION.value,
+            actor=actor,
+            reason="reserved",
+            now=now,
         )
-        Movement.objects.bulk_create(movements)
-        bus.publish(
-            events.StockReserved(key=key, lines=_event_lines(wanted), expires_at=reservation.expires_at)
-        )
-        for sku in drained:
-            bus.publish(events.OutOfStock(sku=sku))
-    return _data(reservation, wanted)
+        bus.publish(events.StockReserved(key=key, lines=_event_lines(wanted), expires_at=expires_at))
+        for sku in wanted:
+            on_hand, reserved = after[sku]
+            if on_hand == reserved:
+                bus.publish(events.OutOfStock(sku=sku))
+    return _data(key, Status.ACTIVE.value, expires_at, wanted)
 
 
 def _locked_reservation(key: str) -> Reservation:
@@ -366,7 +337,12 @@ def stock_extend(*, key: str, ttl_seconds: int) -> ReservationData:
     """Push an active reservation's expiry to now + ttl (never earlier than it already is)."""
     _check_key_and_ttl(key, ttl_seconds)
     now = timezone.now()
+    new_expiry = now + dt.timedelta(seconds=ttl_seconds)
     with transaction.atomic():
+        reservation_id = sql.reservation_extend(key=key, expires_at=new_expiry, now=now)
+        if reservation_id is not None:
+            return _data(key, Status.ACTIVE.value, new_expiry, sql.lines_of([reservation_id])[reservation_id])
+        # Not extended: find out why, with the row locked so the answer holds until commit.
         reservation = _locked_reservation(key)
         if reservation.status == Status.EXPIRED or (
             reservation.status == Status.ACTIVE and reservation.expires_at <= now
@@ -374,11 +350,7 @@ def stock_extend(*, key: str, ttl_seconds: int) -> ReservationData:
             raise ReservationExpired(key)
         if reservation.status == Status.RELEASED:
             raise ReservationNotFound(key, f"The reservation under key {key!r} was released.")
-        new_expiry = now + dt.timedelta(seconds=ttl_seconds)
-        if reservation.status == Status.ACTIVE and new_expiry > reservation.expires_at:
-            reservation.expires_at = new_expiry
-            reservation.save(update_fields=["expires_at", "updated_at"])
-        return _data(reservation)
+        return _stored_data(reservation)  # committed, or active and already expiring later
 
 
 def stock_commit(*, key: str, actor: str = "service") -> ReservationData:
@@ -389,99 +361,75 @@ def stock_commit(*, key: str, actor: str = "service") -> ReservationData:
     """
     now = timezone.now()
     with transaction.atomic():
-        reservation = _locked_reservation(key)
-        if reservation.status == Status.COMMITTED:
-            return _data(reservation)
-        if reservation.status == Status.RELEASED:
-            raise ReservationNotFound(key, f"The reservation under key {key!r} was released.")
-        if reservation.status == Status.EXPIRED or reservation.expires_at <= now:
-            raise ReservationExpired(key)
-        lines = dict(reservation.lines.order_by("sku").values_list("sku", "quantity"))
-        stocks = _lock_stocks(lines)
-        movements = []
-        for sku, qty in lines.items():
-            stock = stocks[sku]
-            stock.on_hand -= qty
-            stock.reserved -= qty
-            stock.updated_at = now
-            movements.append(
-                _movement(
-                    stock,
-                    kind=Kind.SALE,
-                    on_hand_delta=-qty,
-                    reserved_delta=-qty,
-                    reservation_key=key,
-                    actor=actor,
-                    reason="reservation committed",
-                    created_at=now,
-                )
-            )
-        Stock.objects.bulk_update(stocks.values(), ["on_hand", "reserved", "updated_at"])
-        Movement.objects.bulk_create(movements)
-        reservation.status = Status.COMMITTED
-        reservation.save(update_fields=["status", "updated_at"])
+        ended = sql.reservation_end(key=key, status=Status.COMMITTED.value, now=now, unexpired_only=True)
+        if ended is None:
+            reservation = Reservation.objects.filter(key=key).first()
+            if reservation is None:
+                raise ReservationNotFound(key)
+            if reservation.status == Status.COMMITTED:
+                return _stored_data(reservation)
+            if reservation.status == Status.RELEASED:
+                raise ReservationNotFound(key, f"The reservation under key {key!r} was released.")
+            raise ReservationExpired(key)  # swept, or active but past its expiry
+        reservation_id, expires_at = ended
+        lines = sql.lines_of([reservation_id])[reservation_id]
+        after = sql.stocks_shift({sku: (-qty, -qty) for sku, qty in lines.items()}, now=now)
+        sql.movements_insert(
+            [(sku, key, -qty, -qty, *after[sku]) for sku, qty in lines.items()],
+            kind=Kind.SALE.value,
+            actor=actor,
+            reason="reservation committed",
+            now=now,
+        )
         bus.publish(events.StockCommitted(key=key, lines=_event_lines(lines)))
-    return _data(reservation, lines)
+    return _data(key, Status.COMMITTED.value, expires_at, lines)
 
 
 def _give_back(
-    reservations: list[Reservation], *, status: str, actor: str, reason: str, now: dt.datetime
+    keys: Mapping[int, str], *, actor: str, reason: str, now: dt.datetime
 ) -> dict[int, dict[str, int]]:
-    """Return the held quantities of locked active `reservations` to available stock.
+    """Return the held quantities of the reservations `keys` ({id: key}) to available stock.
 
-    All their stock rows are locked together, in ascending SKU order, whatever the reservations.
-    Returns each reservation's lines by reservation id.
+    The caller has already ended them (their new status is what makes a second release a no-op). All
+    their stock rows change together, locked in ascending SKU order whatever the reservations. Returns
+    each reservation's lines by reservation id.
     """
-    by_reservation: dict[int, dict[str, int]] = {r.id: {} for r in reservations}
-    for rid, sku, qty in (
-        ReservationLine.objects.filter(reservation__in=reservations)
-        .order_by("sku")
-        .values_list("reservation_id", "sku", "quantity")
-    ):
-        by_reservation[rid][sku] = qty
-    stocks = _lock_stocks(sku for lines in by_reservation.values() for sku in lines)
-    before = {sku: s.available for sku, s in stocks.items()}
-    key_of = {r.id: r.key for r in reservations}
-    movements = []
+    by_reservation = sql.lines_of(keys)
+    held: dict[str, int] = {}
+    for lines in by_reservation.values():
+        for sku, qty in lines.items():
+            held[sku] = held.get(sku, 0) + qty
+    after = sql.stocks_shift({sku: (0, -qty) for sku, qty in sorted(held.items())}, now=now)
+    # One ledger row per line, each showing the stock as it stood once that line was given back.
+    reserved = {sku: after[sku][1] + qty for sku, qty in held.items()}
+    moves = []
     for rid, lines in by_reservation.items():
         for sku, qty in lines.items():
-            stock = stocks[sku]
-            stock.reserved -= qty
-            stock.updated_at = now
-            movements.append(
-                _movement(
-                    stock,
-                    kind=Kind.RELEASE,
-                    reserved_delta=-qty,
-                    reservation_key=key_of[rid],
-                    actor=actor,
-                    reason=reason,
-                    created_at=now,
-                )
-            )
-    Stock.objects.bulk_update(stocks.values(), ["reserved", "updated_at"])
-    Movement.objects.bulk_create(movements)
-    Reservation.objects.filter(id__in=key_of).update(status=status, updated_at=now)
-    for r in reservations:
-        r.status = status
-    for sku, stock in stocks.items():
-        _publish_availability(sku, before[sku], stock.available)
+            reserved[sku] -= qty
+            moves.append((sku, keys[rid], 0, -qty, after[sku][0], reserved[sku]))
+    sql.movements_insert(moves, kind=Kind.RELEASE.value, actor=actor, reason=reason, now=now)
+    for sku in sorted(held):
+        on_hand, reserved_after = after[sku]
+        _publish_availability(sku, on_hand - reserved_after - held[sku], on_hand - reserved_after)
     return by_reservation
 
 
 def stock_release(*, key: str, actor: str = "service", reason: str = "released") -> ReservationData:
     """Give an active reservation's goods back. Releasing twice (or after expiry) is a no-op."""
+    now = timezone.now()
     with transaction.atomic():
-        reservation = _locked_reservation(key)
-        if reservation.status in (Status.RELEASED, Status.EXPIRED):
-            return _data(reservation)
-        if reservation.status == Status.COMMITTED:
-            raise ReservationCommitted(key)
-        lines = _give_back(
-            [reservation], status=Status.RELEASED, actor=actor, reason=reason, now=timezone.now()
-        )[reservation.id]
+        ended = sql.reservation_end(key=key, status=Status.RELEASED.value, now=now, unexpired_only=False)
+        if ended is None:
+            reservation = Reservation.objects.filter(key=key).first()
+            if reservation is None:
+                raise ReservationNotFound(key)
+            if reservation.status == Status.COMMITTED:
+                raise ReservationCommitted(key)
+            return _stored_data(reservation)  # released or expired already
+        reservation_id, expires_at = ended
+        lines = _give_back({reservation_id: key}, actor=actor, reason=reason, now=now)[reservation_id]
         bus.publish(events.StockReleased(key=key, lines=_event_lines(lines)))
-    return _data(reservation, lines)
+    return _data(key, Status.RELEASED.value, expires_at, lines)
 
 
 def reservations_release_expired(*, batch: int = 200) -> int:
@@ -498,7 +446,10 @@ def reservations_release_expired(*, batch: int = 200) -> int:
             )
             if not due:
                 return released
-            lines = _give_back(due, status=Status.EXPIRED, actor=SWEEPER_ACTOR, reason="expired", now=now)
+            Reservation.objects.filter(id__in=[r.id for r in due]).update(
+                status=Status.EXPIRED, updated_at=now
+            )
+            lines = _give_back({r.id: r.key for r in due}, actor=SWEEPER_ACTOR, reason="expired", now=now)
             for r in due:
                 bus.publish(
                     events.ReservationExpired(
