@@ -248,6 +248,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Every countdown/ETA the project schedules stays below it (integration.bus.MAX_COUNTDOWN_SECONDS).
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# RabbitMQ's consumer_timeout (server setting, 30 min by default): how long it lets a consumer hold an
+# unacked message, which is how workers hold tasks with a countdown. Not a Celery setting.
+BROKER_CONSUMER_TIMEOUT = env.int("BROKER_CONSUMER_TIMEOUT", default=1800)
 # Reuse the worker's database connection across tasks (Celery's Django fixup closes it around every
 # task otherwise); integration.apps closes it on error or when it outlives CONN_MAX_AGE.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
@@ -284,6 +287,9 @@ CELERY_BEAT_SCHEDULE["catalog.release_expired_reservations"] = {
     "schedule": env.float("CATALOG_RESERVATION_SWEEP_SECONDS", default=15.0),
 }
 
+# /ready runs its checks at most this often per process (it is public and opens a broker connection).
+READY_CACHE_SECONDS = env.float("READY_CACHE_SECONDS", default=2.0)
+
 # --- The event bus ---------------------------------------------------------------------------------
 BUS = {
     # A delivery that fails this many times in a row is dead-lettered for an operator.
@@ -295,9 +301,9 @@ BUS = {
     "SWEEP_BATCH": env.int("BUS_SWEEP_BATCH", default=500),
     # /ready reports degraded when the oldest undispatched message is older than this.
     "READY_MAX_LAG_SECONDS": env.float("BUS_READY_MAX_LAG_SECONDS", default=120.0),
-    # Commit deliveries without waiting for the WAL flush (PostgreSQL): a database crash can undo the
-    # last moments of deliveries, which stay pending and are resent; see integration.bus.core.
-    "ASYNC_COMMIT": env.bool("BUS_ASYNC_COMMIT", default=True),
+    # Opt in to committing deliveries without waiting for the WAL flush (PostgreSQL). Off by default:
+    # it relaxes the handlers' own business writes too; see integration.bus.core._relax_durability.
+    "ASYNC_COMMIT": env.bool("BUS_ASYNC_COMMIT", default=False),
 }
 
 # --- Logging (structlog, JSON in production, readable in development) ----------------------------

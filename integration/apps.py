@@ -1,4 +1,7 @@
-"""The integration app: the bus's tables and admin, Celery signal wiring."""
+"""The integration app: the bus's tables and admin, Celery signal wiring, deploy checks."""
+
+import os
+import sys
 
 from django.apps import AppConfig
 
@@ -10,6 +13,11 @@ class IntegrationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Imported for their side effects: deploy checks, Celery signal handlers, the OpenAPI extension.
-        from integration import checks, worker  # noqa: F401
+        # checks, worker and schema are imported for their side effects: deploy checks, Celery signal
+        # handlers, the OpenAPI extension.
+        from integration import checks, embedded, worker  # noqa: F401
         from integration.edge import schema  # noqa: F401
+
+        # The embedded default has no beat process: the dev server runs the periodic tasks itself.
+        if worker.tasks_run_eagerly() and embedded.should_start(sys.argv, dict(os.environ)):
+            embedded.start()

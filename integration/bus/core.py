@@ -67,8 +67,14 @@ def _conf(key: str) -> Any:
 
 
 def max_countdown() -> float:
-    # Countdowns stay below the broker's visibility timeout, or a delayed message would be redelivered.
-    return max(1.0, settings.CELERY_VISIBILITY_TIMEOUT * 0.9)
+    """The longest delay a retry may be scheduled with.
+
+    A countdown is held by the broker (Redis/SQS: visibility timeout) or by the worker as an unacked
+    message (RabbitMQ: consumer_timeout, 30 minutes by default); past either, the message would be
+    redelivered or the channel closed. Stay below both.
+    """
+    limit = min(settings.CELERY_VISIBILITY_TIMEOUT, settings.BROKER_CONSUMER_TIMEOUT)
+    return max(1.0, limit * 0.9)
 
 
 def backoff_seconds(attempts: int) -> float:

@@ -14,7 +14,10 @@ from kombu import Connection
 
 from integration.bus import outbox_lag_seconds
 from integration.edge.problems import problem_response
+from integration.logging import get_logger
 from integration.worker import tasks_run_eagerly
+
+log = get_logger(__name__)
 
 
 def _database() -> str:
@@ -65,13 +68,28 @@ def run_checks() -> dict[str, dict]:
             status = check()
             result = {"status": status}
         except Exception as exc:  # a readiness probe reports every failure, it never raises
-            result = {"status": "down", "error": f"{type(exc).__name__}: {exc}"[:300]}
+            # The probe is public: it names the kind of failure; hosts and users go to the log only.
+            log.warning("ready.check_failed", check=name, error=f"{type(exc).__name__}: {exc}")
+            result = {"status": "down", "error": type(exc).__name__}
             if name == "database":
                 # A failed connection must not be reused by the next request of this process.
                 connection.close_if_unusable_or_obsolete()
         result["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
         results[name] = result
     return results
+
+
+_last: tuple[float, dict[str, dict]] | None = None
+
+
+def cached_checks() -> dict[str, dict]:
+    """The checks, run at most once per READY_CACHE_SECONDS per process: /ready is public, and each
+    run opens a broker connection, so a flood of probes must not become a flood of connections."""
+    global _last
+    now = time.monotonic()
+    if _last is None or now - _last[0] >= settings.READY_CACHE_SECONDS:
+        _last = (now, run_checks())
+    return _last[1]
 
 
 @never_cache
@@ -83,7 +101,7 @@ def health(request):
 @never_cache
 @require_GET
 def ready(request):
-    checks = run_checks()
+    checks = cached_checks()
     down = sorted(name for name, r in checks.items() if r["status"] == "down")
     if down:
         return problem_response(

@@ -11,10 +11,11 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         raw = request.query_params.get(self.page_query_param, "1")
-        if not raw.isdigit() or not 1 <= int(raw) <= 10**7:
+        # isdecimal() alone would admit other scripts' digits ("²", "٣"), which int() may refuse.
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 10**7:
             raise ValidationError({"page": ["A page is a whole number from 1 to 10,000,000."]})
         size = request.query_params.get(self.page_size_query_param)
-        if size is not None and (not size.isdigit() or int(size) < 1):
+        if size is not None and (not (size.isascii() and size.isdigit()) or int(size) < 1):
             raise ValidationError({"page_size": ["A page size is a whole number from 1 to 100."]})
         self.past_end_count = None
         try:

@@ -87,3 +87,34 @@ def test_production_refuses_to_start_without_a_secret_key():
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_the_embedded_beat_starts_only_in_the_dev_server_process():
+    from integration import embedded
+
+    assert embedded.should_start(["manage.py", "runserver"], {"RUN_MAIN": "true"})
+    assert embedded.should_start(["manage.py", "runserver", "--noreload"], {})
+    assert not embedded.should_start(["manage.py", "runserver"], {})  # the autoreloader's parent
+    assert not embedded.should_start(["manage.py", "migrate"], {"RUN_MAIN": "true"})
+
+
+def test_the_embedded_beat_runs_each_periodic_task_when_due(eager_tasks, settings, monkeypatch):
+    from integration import embedded
+
+    ran = []
+    settings.CELERY_BEAT_SCHEDULE = {
+        "a": {"task": "integration.sweep_outbox", "schedule": 10.0},
+        "b": {"task": "users.flush_expired_tokens", "schedule": 100.0},
+    }
+    monkeypatch.setattr(
+        current_app.tasks["integration.sweep_outbox"], "apply", lambda **kw: ran.append("sweep")
+    )
+    monkeypatch.setattr(
+        current_app.tasks["users.flush_expired_tokens"], "apply", lambda **kw: ran.append("flush")
+    )
+    due: dict[str, float] = {}
+    assert embedded.run_due(due, 0.0) == []  # first sight schedules, runs nothing
+    assert embedded.run_due(due, 10.0) == ["integration.sweep_outbox"]
+    assert embedded.run_due(due, 15.0) == []
+    assert embedded.run_due(due, 100.0) == ["integration.sweep_outbox", "users.flush_expired_tokens"]
+    assert ran == ["sweep", "sweep", "flush"]
