@@ -15,6 +15,16 @@ def shared_services(app_configs, **kwargs):
                 id="integration.E001",
             )
         )
+    if settings.SECRET_KEY.startswith("dev-only-") or settings.SIMPLE_JWT["SIGNING_KEY"].startswith(
+        "dev-only-"
+    ):
+        problems.append(
+            checks.Error(
+                "SECRET_KEY (or JWT_SIGNING_KEY) is the public development key: anyone could sign tokens.",
+                hint="Set SECRET_KEY (and JWT_SIGNING_KEY) from a secret store; never run with the default.",
+                id="integration.E002",
+            )
+        )
     if settings.CELERY_TASK_ALWAYS_EAGER:
         problems.append(
             checks.Warning(

@@ -79,6 +79,18 @@ def test_deploy_checks_refuse_the_embedded_services_in_production():
         assert check_id in output, output
 
 
+def test_deploy_checks_refuse_the_development_signing_key():
+    # DEBUG left on by mistake keeps the public development key: the deploy check must catch it.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "true"}
+    env.pop("SECRET_KEY", None)
+    env.pop("JWT_SIGNING_KEY", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "integration.E002" in result.stdout + result.stderr
+
+
 def test_production_refuses_to_start_without_a_secret_key():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "false"}
     env.pop("SECRET_KEY", None)
