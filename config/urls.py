@@ -3,6 +3,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from integration.edge.ratelimit import login_limited
+
+# Operators' passwords get the same guessing limits as the API's login.
+admin.site.login = login_limited(admin.site.login)
+
 urlpatterns = [
     path("", include("integration.edge.urls")),
     path("admin/", admin.site.urls),

@@ -8,9 +8,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
+from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from contexts.users import services
 from contexts.users.models import User
+from integration.edge.address import AddressField
 
 
 class UserCreationForm(BaseUserCreationForm):
@@ -18,11 +20,28 @@ class UserCreationForm(BaseUserCreationForm):
         model = User
         fields = ("email", "first_name", "last_name")
 
+    def clean_email(self):
+        # Stored lowercased, as registration does, so lookups through LOWER(email) find it.
+        return self.cleaned_data["email"].strip().lower()
+
 
 class UserEditForm(UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower()
+
+    def clean_shipping_address(self):
+        """An operator's edit must keep the one address shape the API (and users.api) relies on."""
+        address = self.cleaned_data.get("shipping_address")
+        if address in (None, ""):
+            return None
+        try:
+            return AddressField().to_internal_value(address)
+        except DRFValidationError as exc:
+            raise forms.ValidationError(f"Not a valid address: {exc.detail}") from None
 
 
 @admin.register(User)

@@ -7,7 +7,7 @@ from contexts.users.models import User
 
 def seed(out) -> None:
     email = settings.DEMO_ADMIN_EMAIL
-    if User.objects.filter(email__iexact=email).exists():
+    if User.objects.with_email(email).exists():
         out.write(f"operator {email} already exists")
         return
     User.objects.create_superuser(

@@ -32,8 +32,13 @@ class UserManager(BaseUserManager):
         fields.update(is_staff=True, is_superuser=True)
         return self._create(email, password, **fields)
 
+    def with_email(self, email: str):
+        """Users whose email matches case-insensitively, through the LOWER(email) unique index
+        (email__iexact compiles to UPPER(...) on PostgreSQL, which no index serves)."""
+        return self.alias(email_lower=Lower("email")).filter(email_lower=email.strip().lower())
+
     def get_by_natural_key(self, username):
-        return self.get(email__iexact=username)
+        return self.with_email(username).get()
 
 
 class User(AbstractBaseUser, PermissionsMixin):

@@ -54,7 +54,7 @@ def user_register(
     *, email: str, password: str, first_name: str = "", last_name: str = "", locale: str = "en"
 ) -> User:
     email = email.strip().lower()
-    if User.objects.filter(email__iexact=email).exists():
+    if User.objects.with_email(email).exists():
         raise _email_taken()
     _password_checked(
         password, user=User(email=email, first_name=first_name, last_name=last_name), field="password"
@@ -172,9 +172,17 @@ def token_refresh(*, refresh: str) -> TokenPair:
             raise TokenInvalid()
         if BlacklistedToken.objects.filter(token=outstanding).exists():
             raise TokenRevoked()
-        user = User.objects.filter(id=token[jwt_settings.USER_ID_CLAIM], is_active=True).first()
+        # Locking the user serialises this rotation with logout-all and password changes (which lock
+        # it too): a revocation that committed while this request was on its way is seen here.
+        user = (
+            User.objects.select_for_update()
+            .filter(id=token[jwt_settings.USER_ID_CLAIM], is_active=True)
+            .first()
+        )
         if user is None:
             raise TokenInvalid()
+        if user.tokens_valid_after is not None and token["iat"] < user.tokens_valid_after.timestamp():
+            raise TokenRevoked()
         BlacklistedToken.objects.create(token=outstanding)
         return token_pair_issue(user)
 

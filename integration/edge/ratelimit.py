@@ -9,9 +9,11 @@ django-ratelimit counts in fixed windows (each key's window is offset by a hash 
 Retry-After is the number of seconds until the window that refused the request resets.
 """
 
+import functools
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.http import HttpResponse
 from django_ratelimit.core import _split_rate, get_usage
 from rest_framework.throttling import BaseThrottle
 
@@ -28,6 +30,31 @@ def rate(name: str) -> str:
     return settings.RATE_LIMITS[name]
 
 
+def count(request, buckets: Iterator[Bucket]) -> float:
+    """Count the request in each bucket; 0 if every bucket is within its rate, else the seconds to
+    wait until the window that refused it resets. Raises CacheUnavailable if the cache is down."""
+    wait = 0.0
+    for group, value, bucket_rate in buckets:
+        try:
+            usage = get_usage(
+                request,
+                group=group,
+                key=lambda _group, _request, v=value: v,
+                rate=bucket_rate,
+                increment=True,
+            )
+        except Exception as exc:  # the shared cache is down: refuse (fail closed), never crash
+            log.warning("ratelimit.cache_unavailable", error=f"{type(exc).__name__}: {exc}")
+            raise CacheUnavailable("Rate limits cannot be checked right now.") from exc
+        if usage is None or not usage["should_limit"]:
+            continue
+        # time_left is -1 when the counter could not be read: then wait a whole period.
+        left = usage["time_left"] if usage["time_left"] > 0 else _split_rate(bucket_rate)[1]
+        wait = max(wait, left, 1)
+        log.info("ratelimit.refused", group=group, limit=usage["limit"], retry_after=left)
+    return wait
+
+
 class _BucketThrottle(BaseThrottle):
     """Counts the request in each of its buckets; refused if any bucket is over its rate."""
 
@@ -35,28 +62,8 @@ class _BucketThrottle(BaseThrottle):
         raise NotImplementedError
 
     def allow_request(self, request, view) -> bool:
-        self._wait = 0
-        allowed = True
-        for group, value, bucket_rate in self.buckets(request, view):
-            try:
-                usage = get_usage(
-                    request,
-                    group=group,
-                    key=lambda _group, _request, v=value: v,
-                    rate=bucket_rate,
-                    increment=True,
-                )
-            except Exception as exc:  # the shared cache is down: refuse (fail closed), never crash
-                log.warning("ratelimit.cache_unavailable", error=f"{type(exc).__name__}: {exc}")
-                raise CacheUnavailable("Rate limits cannot be checked right now.") from exc
-            if usage is None or not usage["should_limit"]:
-                continue
-            allowed = False
-            # time_left is -1 when the counter could not be read: then wait a whole period.
-            left = usage["time_left"] if usage["time_left"] > 0 else _split_rate(bucket_rate)[1]
-            self._wait = max(self._wait, left)
-            log.info("ratelimit.refused", group=group, limit=usage["limit"], retry_after=left)
-        return allowed
+        self._wait = count(request, self.buckets(request, view))
+        return self._wait == 0
 
     def wait(self) -> float:
         return max(1, self._wait)
@@ -89,3 +96,23 @@ class RegisterRateThrottle(_BucketThrottle):
 
     def buckets(self, request, view) -> Iterator[Bucket]:
         yield "auth.register.ip", bucket_ip(request), rate("REGISTER_PER_IP")
+
+
+def login_limited(view):
+    """Wrap a form login view (the admin's) in the login buckets: per client IP and per username."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method == "POST":
+            username = request.POST.get("username", "")
+            buckets = [("admin.login.ip", bucket_ip(request), rate("LOGIN_PER_IP"))]
+            if username.strip():
+                buckets.append(("admin.login.email", username.strip().lower(), rate("LOGIN_PER_EMAIL")))
+            wait = count(request, iter(buckets))
+            if wait:
+                response = HttpResponse("Too many login attempts; try again later.", status=429)
+                response["Retry-After"] = str(int(wait))
+                return response
+        return view(request, *args, **kwargs)
+
+    return wrapped

@@ -145,3 +145,14 @@ def test_ready_runs_its_checks_at_most_once_per_interval(client, settings, monke
     for _ in range(5):
         assert client.get("/ready").status_code == 200
     assert len(calls) == 1
+
+
+def test_log_lines_carry_the_request_id(client, caplog):
+    client.raise_request_exception = False
+    with caplog.at_level("ERROR", logger="integration.edge"):
+        response = client.get("/api/testbus/boom/", HTTP_X_REQUEST_ID="req-log-000001")
+    assert response.status_code == 500
+    events = [r.msg for r in caplog.records if isinstance(r.msg, dict)]
+    error = next(e for e in events if e.get("event") == "edge.unhandled_error")
+    assert error["correlation_id"] == "req-log-000001"
+    assert error["path"] == "/api/testbus/boom/"

@@ -1,5 +1,6 @@
 """The operators' admin (listing, search, roles, deactivation that revokes) and the users api."""
 
+import json
 import uuid
 
 import pytest
@@ -103,3 +104,49 @@ def test_flushing_expired_refresh_tokens_keeps_live_ones():
     )
     assert tasks.flush_expired_tokens() == 1
     assert OutstandingToken.objects.count() == 1
+
+
+def test_the_admin_refuses_an_address_of_another_shape(operator):
+    user = UserFactory()
+    change = reverse("admin:users_user_change", args=[user.id])
+    form = {
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "phone": "",
+        "locale": "en",
+        "is_active": "on",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+        "shipping_address": '{"street": "somewhere"}',
+    }
+    response = operator.post(change, form)
+    assert response.status_code == 200  # the form again, with the error
+    assert "Not a valid address" in response.content.decode()
+    user.refresh_from_db()
+    assert user.shipping_address is None
+
+    form["shipping_address"] = json.dumps(
+        {
+            "full_name": "Ada L",
+            "line1": "1 Main St",
+            "city": "Berlin",
+            "postal_code": "10115",
+            "country": "de",
+        }
+    )
+    assert operator.post(change, form).status_code == 302
+    user.refresh_from_db()
+    assert user.shipping_address["country"] == "DE" and user.shipping_address["line2"] == ""
+
+
+def test_the_admin_login_has_the_same_guessing_limit_as_the_api(client):
+    url = reverse("admin:login")
+    statuses = [
+        client.post(url, {"username": "ops@example.com", "password": f"guess-{n}"}).status_code
+        for n in range(6)
+    ]
+    assert statuses[:5] == [200] * 5  # the form again: wrong password
+    assert statuses[5] == 429
+    refused = client.post(url, {"username": "ops@example.com", "password": "again"})
+    assert refused.status_code == 429 and 0 < int(refused["Retry-After"]) <= 60
