@@ -99,6 +99,10 @@ class ProductAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ("sku", "created_at", "updated_at") if obj else ()
 
+    def has_delete_permission(self, request, obj=None):
+        # Products are deactivated, never deleted: reservations, the ledger and orders refer to SKUs.
+        return False
+
     @admin.display(ordering="stock__on_hand")
     def on_hand(self, product):
         return product.stock.on_hand
@@ -225,9 +229,13 @@ def import_products_csv(upload) -> tuple[int, int]:
                     "name": row["name"].strip(),
                     "price": price,
                     "currency": row["currency"].strip().upper(),
-                    "category": (row.get("category") or "").strip() or None,
-                    "active": (row.get("active") or "true").strip().lower() in ("1", "true", "yes"),
                 }
+                # Optional columns change a product only when the file has them: a file without an
+                # `active` column must not reactivate what an operator deactivated.
+                if "category" in row:
+                    fields["category"] = (row["category"] or "").strip() or None
+                if "active" in row and (row["active"] or "").strip():
+                    fields["active"] = row["active"].strip().lower() in ("1", "true", "yes")
                 for optional in ("slug", "description"):
                     if (row.get(optional) or "").strip():
                         fields[optional] = row[optional].strip()

@@ -17,6 +17,20 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _json_without_nul(value):
+    # PostgreSQL's jsonb cannot hold \u0000 either, in keys or in strings at any depth.
+    if isinstance(value, str):
+        _no_nul(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _json_without_nul(key)
+            _json_without_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            _json_without_nul(item)
+    return value
+
+
 class ProductQuerySerializer(serializers.Serializer):
     """The listing's query string. Anything malformed is a 400, never a 500."""
 
@@ -84,7 +98,7 @@ class ProductWriteSerializer(serializers.Serializer):
     price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
     currency = serializers.CharField(max_length=3, validators=[currency_validator])
     category = serializers.SlugField(max_length=80, required=False, allow_null=True)
-    attributes = serializers.DictField(required=False)
+    attributes = serializers.DictField(required=False, validators=[_json_without_nul])
     images = serializers.ListField(child=serializers.URLField(max_length=500), required=False, max_length=20)
     active = serializers.BooleanField(required=False)
 

@@ -69,6 +69,29 @@ def test_a_csv_with_a_bad_row_imports_nothing(admin_client, tree):
     assert not Product.objects.exists()
 
 
+def test_a_csv_without_optional_columns_leaves_those_fields_alone(admin_client, tree):
+    make_product("OLD-1", name="Old", category="kitchen")
+    Product.objects.filter(sku="OLD-1").update(is_active=False)
+    csv = "sku,name,price,currency\nOLD-1,Old but renamed,4.00,EUR\n"
+    upload = SimpleUploadedFile("products.csv", csv.encode(), content_type="text/csv")
+    assert admin_client.post("/admin/catalog/product/import-csv/", {"file": upload}).status_code == 302
+    product = Product.objects.get(sku="OLD-1")
+    assert product.name == "Old but renamed"
+    assert product.is_active is False  # not reactivated by a file that says nothing about it
+    assert product.category.slug == "kitchen"  # not cleared either
+
+
+def test_products_cannot_be_deleted_only_deactivated(admin_client, tree):
+    make_product("KEEP-1")
+    pk = Product.objects.get(sku="KEEP-1").pk
+    assert admin_client.get(f"/admin/catalog/product/{pk}/delete/").status_code == 403
+    response = admin_client.post(
+        "/admin/catalog/product/", {"action": "delete_selected", "_selected_action": [pk]}, follow=True
+    )
+    assert response.status_code == 200
+    assert Product.objects.filter(sku="KEEP-1").exists()
+
+
 def test_stock_is_adjusted_with_a_required_reason_written_to_the_ledger(admin_client, db):
     make_product("A-1", stock=2)
     url = "/admin/catalog/stock/A-1/change/"

@@ -268,3 +268,20 @@ def test_listing_never_reads_the_users_table(api_client, staff_client, shelf):
 def test_services_reject_an_unknown_category(tree):
     with pytest.raises(api.CatalogError):
         services.product_create(sku="X-1", name="x", price=Decimal(1), currency="EUR", category="nope")
+
+
+@pytest.mark.parametrize(
+    "attributes", [{"colour": "bl\x00ue"}, {"bad\x00key": "x"}, {"nested": [{"deep": "\x00"}]}]
+)
+def test_nul_characters_anywhere_in_attributes_are_a_400_not_a_database_error(staff_client, tree, attributes):
+    response = staff_client.post(URL, {**NEW, "attributes": attributes}, format="json")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert "attributes" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("page", ["²", "٣", "1.5", "-1"])
+def test_pages_that_are_not_plain_ascii_numbers_are_a_400(api_client, page):
+    response = api_client.get(URL, {"page": page})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
