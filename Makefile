@@ -57,6 +57,7 @@ run: demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 web: install
+	$(PY) manage.py collectstatic --noinput -v0
 	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-2} --access-logfile -
 
 worker: install

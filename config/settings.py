@@ -58,6 +58,9 @@ MIDDLEWARE = [
     "integration.edge.middleware.RequestIdMiddleware",
     "integration.edge.middleware.ProblemDetailsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # In production gunicorn serves the admin's and the API docs' static files itself (collected by
+    # `make web`); with DEBUG the dev server's staticfiles app does.
+    *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -142,6 +145,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Compressed copies for WhiteNoise; no hashed manifest, so a process started before collectstatic
+    # answers 404 for a stylesheet rather than 500 for a page.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="shop@localhost")
