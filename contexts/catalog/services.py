@@ -296,7 +296,8 @@ def stock_reserve(
 
     Idempotent by key: the reservation row is inserted first, so a second call with the same key —
     even a concurrent one — waits on the unique key, then finds the first call's reservation and
-    returns it without touching stock. Reusing a key for different lines is a ReservationConflict.
+    returns it without touching stock (ReservationExpired / ReservationNotFound if that hold has since
+    expired or been released). Reusing a key for different lines is a ReservationConflict.
     """
     wanted = _normalise_lines(lines)
     _check_key_and_ttl(key, ttl_seconds)
@@ -305,9 +306,18 @@ def stock_reserve(
     with transaction.atomic():
         reservation_id = sql.reservation_insert(key=key, expires_at=expires_at, now=now)
         if reservation_id is None:
-            data = _stored_data(Reservation.objects.get(key=key))
+            existing = Reservation.objects.get(key=key)
+            data = _stored_data(existing)
             if {line.sku: line.quantity for line in data.lines} != wanted:
                 raise ReservationConflict(key) from None
+            # A replay answers only for a hold that still stands (or became a sale): a caller must
+            # never believe it holds stock that expired or was given back.
+            if data.status == Status.EXPIRED or (data.status == Status.ACTIVE and existing.expires_at <= now):
+                raise ReservationExpired(key)
+            if data.status == Status.RELEASED:
+                raise ReservationNotFound(
+                    key, "This key's reservation was released; reserve under a new key."
+                )
             return data
         after = _take_stock(wanted, now=now)
         sql.lines_insert(reservation_id, wanted)

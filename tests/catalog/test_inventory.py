@@ -252,3 +252,19 @@ def test_reservations_and_ledger_rows_are_protected_by_database_constraints(db):
     api.stock_reserve(key="k", lines=[L(sku="A", quantity=1)], ttl=60)
     with pytest.raises(IntegrityError), transaction.atomic():
         Reservation.objects.create(key="k", expires_at=timezone.now())
+
+
+def test_replaying_a_key_whose_hold_is_gone_says_so(db):
+    make_product("A", stock=5)
+    lines = [L(sku="A", quantity=1)]
+    api.stock_reserve(key="gone", lines=lines, ttl=60)
+    api.stock_release(key="gone")
+    with pytest.raises(api.ReservationNotFound):
+        api.stock_reserve(key="gone", lines=lines, ttl=60)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        api.stock_reserve(key="late", lines=lines, ttl=60)
+        clock.shift(61)
+        # Expired but not yet swept: still not a hold the caller may count on.
+        with pytest.raises(api.ReservationExpired):
+            api.stock_reserve(key="late", lines=lines, ttl=60)
+    assert level("A") == (5, 1, 4)  # the unswept expired hold, until the sweeper runs
