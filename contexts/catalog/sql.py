@@ -14,75 +14,14 @@ serialised by the IMMEDIATE transactions the settings ask for).
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
-
-from django.db import connection
-from django.db.models import Model
-from django.utils import timezone
+from collections.abc import Iterable, Mapping, Sequence
 
 from contexts.catalog.models import Movement, Product, Reservation, ReservationLine, Stock
-
-# Multi-row statements are split so no statement exceeds a backend's parameter limit (SQLite: 32,766).
-CHUNK = 500
+from integration import sql
 
 Status = Reservation.Status
 
-
-class _Names:
-    """A model's quoted SQL names for the templates: formatted bare it is the table, `.field` a column."""
-
-    def __init__(self, model: type[Model]):
-        self._meta = model._meta
-
-    def __format__(self, spec: str) -> str:
-        return connection.ops.quote_name(self._meta.db_table)
-
-    def __getattr__(self, field: str) -> str:
-        return connection.ops.quote_name(self._meta.get_field(field).column)
-
-
-@functools.lru_cache(maxsize=256)
-def _render(template: str, vendor: str, **parts: str) -> str:
-    """The template with `parts` (optional clauses, placeholder lists: templates themselves) and the
-    models' names filled in. `vendor` is part of the cache key: names are quoted per backend."""
-    names = {m.__name__: _Names(m) for m in (Product, Stock, Movement, Reservation, ReservationLine)}
-    return template.format(**names, **{key: part.format(**names) for key, part in parts.items()})
-
-
-def _run(template: str, params: Sequence[Any], **parts: str) -> list[tuple]:
-    """Execute a template; return the rows it yields (SELECT or RETURNING), or [] if none."""
-    with connection.cursor() as cursor:
-        cursor.execute(_render(template, connection.vendor, **parts), params)
-        return cursor.fetchall() if cursor.description is not None else []
-
-
-def _marks(count: int, width: int = 1) -> str:
-    """Placeholders for `count` values ("%s, %s"), or for `count` rows of `width` ("(%s, %s), (%s, %s)")."""
-    if width == 1:
-        return ", ".join(["%s"] * count)
-    row = "(" + ", ".join(["%s"] * width) + ")"
-    return ", ".join([row] * count)
-
-
-def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _db_time(value: dt.datetime) -> Any:
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def _aware(value: Any) -> dt.datetime:
-    """A datetime read by raw SQL: PostgreSQL hands back an aware one, SQLite naive UTC text."""
-    value = Reservation._meta.get_field("expires_at").to_python(value)
-    return timezone.make_aware(value, dt.UTC) if timezone.is_naive(value) else value
-
-
-def _lock_clause() -> str:
-    features = connection.features
-    return " FOR UPDATE" if features.has_select_for_update else ""
+_run = functools.partial(sql.run, models=(Product, Stock, Movement, Reservation, ReservationLine))
 
 
 # --- reservations ------------------------------------------------------------------------------------
@@ -101,7 +40,9 @@ def reservation_insert(*, key: str, expires_at: dt.datetime, now: dt.datetime) -
     three. A concurrent insert of the same key waits for the other transaction: if that commits, nothing
     is inserted here; if it rolls back, this one wins.
     """
-    rows = _run(_CLAIM_KEY, [key, Status.ACTIVE.value, _db_time(expires_at), _db_time(now), _db_time(now)])
+    rows = _run(
+        _CLAIM_KEY, [key, Status.ACTIVE.value, sql.db_time(expires_at), sql.db_time(now), sql.db_time(now)]
+    )
     return rows[0][0] if rows else None
 
 
@@ -121,11 +62,11 @@ def reservation_end(
     The UPDATE locks the row and re-checks the status once a concurrent change to it commits, so of two
     racing calls exactly one ends the reservation; the loser's caller finds out why from the row.
     """
-    params = [status, _db_time(now), key, Status.ACTIVE.value]
+    params = [status, sql.db_time(now), key, Status.ACTIVE.value]
     if unexpired_only:
-        params.append(_db_time(now))
+        params.append(sql.db_time(now))
     rows = _run(_END_ACTIVE, params, unexpired=_UNEXPIRED if unexpired_only else "")
-    return (rows[0][0], _aware(rows[0][1])) if rows else None
+    return (rows[0][0], sql.aware(rows[0][1])) if rows else None
 
 
 _UNEXPIRED = " AND {Reservation.expires_at} > %s"
@@ -140,9 +81,9 @@ _EXTEND = (
 def reservation_extend(*, key: str, expires_at: dt.datetime, now: dt.datetime) -> int | None:
     """Push an active, unexpired reservation's expiry out to `expires_at`; its id, or None if it is not
     active, already expired, or already expires at or after `expires_at`."""
-    db_expires_at = _db_time(expires_at)
+    db_expires_at = sql.db_time(expires_at)
     rows = _run(
-        _EXTEND, [db_expires_at, _db_time(now), key, Status.ACTIVE.value, _db_time(now), db_expires_at]
+        _EXTEND, [db_expires_at, sql.db_time(now), key, Status.ACTIVE.value, sql.db_time(now), db_expires_at]
     )
     return rows[0][0] if rows else None
 
@@ -156,8 +97,8 @@ _LINES_OF = (
 def lines_of(reservation_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     """Each reservation's lines, {sku: quantity} in ascending SKU order, by reservation id."""
     by_reservation: dict[int, dict[str, int]] = {rid: {} for rid in reservation_ids}
-    for ids in _chunks(list(by_reservation)):
-        for rid, sku, quantity in _run(_LINES_OF, ids, ids=_marks(len(ids))):
+    for ids in sql.chunks(list(by_reservation)):
+        for rid, sku, quantity in _run(_LINES_OF, ids, ids=sql.marks(len(ids))):
             by_reservation[rid][sku] = quantity
     return by_reservation
 
@@ -194,7 +135,7 @@ def stock_take_one(*, sku: str, quantity: int, now: dt.datetime) -> tuple[int, i
     One conditional UPDATE: it locks just this row, and when a concurrent reservation of the SKU commits
     first, PostgreSQL re-checks the availability against the committed row, so it can never oversell.
     """
-    rows = _run(_TAKE_ONE, [quantity, _db_time(now), sku, quantity, True], active=_ACTIVE_PRODUCT)
+    rows = _run(_TAKE_ONE, [quantity, sql.db_time(now), sku, quantity, True], active=_ACTIVE_PRODUCT)
     return rows[0] if rows else None
 
 
@@ -209,9 +150,9 @@ def stocks_lock(skus: Iterable[str], *, active_only: bool = False) -> dict[str, 
     by SKU. With `active_only`, the rows of unknown and inactive products are left out."""
     active = _ACTIVE_PRODUCT if active_only else ""
     locked: dict[str, tuple[int, int]] = {}
-    for skus_chunk in _chunks(sorted(set(skus))):
+    for skus_chunk in sql.chunks(sorted(set(skus))):
         params = [*skus_chunk, True] if active_only else skus_chunk
-        rows = _run(_LOCK, params, skus=_marks(len(skus_chunk)), active=active, lock=_lock_clause())
+        rows = _run(_LOCK, params, skus=sql.marks(len(skus_chunk)), active=active, lock=sql.lock_clause())
         locked.update((sku, (on_hand, reserved)) for sku, on_hand, reserved in rows)
     return locked
 
@@ -239,21 +180,21 @@ def stocks_shift(
     """
     if len(deltas) == 1:
         [(sku, (on_hand, reserved))] = deltas.items()
-        rows = _run(_SHIFT_ONE, [on_hand, reserved, _db_time(now), sku])
+        rows = _run(_SHIFT_ONE, [on_hand, reserved, sql.db_time(now), sku])
         return {sku: rows[0]} if rows else {}
     if not locked:
         stocks_lock(deltas)
     after: dict[str, tuple[int, int]] = {}
-    for skus in _chunks(sorted(deltas)):
+    for skus in sql.chunks(sorted(deltas)):
         on_hand_cases = [v for sku in skus for v in (sku, deltas[sku][0])]
         reserved_cases = [v for sku in skus for v in (sku, deltas[sku][1])]
         cases = " ".join(["WHEN %s THEN %s"] * len(skus))
         rows = _run(
             _SHIFT_MANY,
-            [*on_hand_cases, *reserved_cases, _db_time(now), *skus],
+            [*on_hand_cases, *reserved_cases, sql.db_time(now), *skus],
             on_hand=cases,
             reserved=cases,
-            skus=_marks(len(skus)),
+            skus=sql.marks(len(skus)),
         )
         after.update((sku, (on_hand_after, reserved_after)) for sku, on_hand_after, reserved_after in rows)
     return after
@@ -276,11 +217,11 @@ def movements_insert(
 ) -> None:
     """Write ledger rows; each move is (sku, reservation_key, on_hand_delta, reserved_delta, on_hand_after,
     reserved_after), the rest is common to all of them."""
-    common = (kind, actor, reason, _db_time(now))
+    common = (kind, actor, reason, sql.db_time(now))
     _insert(_INSERT_MOVEMENTS, [(*move, *common) for move in moves])
 
 
 def _insert(template: str, rows: Sequence[tuple]) -> None:
     """Multi-row INSERT of `rows` (values prepared for the database): one statement per chunk."""
-    for chunk in _chunks(rows):
-        _run(template, [v for row in chunk for v in row], rows=_marks(len(chunk), len(chunk[0])))
+    for chunk in sql.chunks(rows):
+        _run(template, [v for row in chunk for v in row], rows=sql.marks(len(chunk), len(chunk[0])))

@@ -8,6 +8,7 @@ redelivered event has no second effect. The periodic sweep resends whatever a cr
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import random
 import traceback
@@ -20,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from integration import codec, correlation
+from integration import codec, correlation, sql
 from integration.bus import registry
 from integration.bus.models import Delivery, InboxRecord, OutboxMessage
 from integration.logging import get_logger
@@ -84,42 +85,70 @@ def backoff_seconds(attempts: int) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
+# Hot paths below write their statements in SQL through integration.sql (names from these models).
+_run = functools.partial(sql.run, models=(Delivery, OutboxMessage, InboxRecord))
+
+
 # --- publish -----------------------------------------------------------------------------------------
 
 
 def publish(event: Any) -> uuid.UUID:
     """Record `event` in the outbox within the current transaction; it is relayed after commit.
 
-    Commit both the business change and the event, or neither. Returns the event id.
+    Commit both the business change and the event, or neither. Returns the event id. Every business
+    transaction that changes state calls this, so its two statements are written out in SQL.
     """
     etype = registry.event_type_of(type(event))
     now = timezone.now()
     subscribers = registry.subscribers(etype.type_name)
+    event_id = uuid.uuid4()
+    correlation_id = correlation.get() or correlation.new_id()
+    db_now = sql.db_time(now)
     # No savepoint: if writing the event fails, the caller's whole transaction must fail with it.
     with transaction.atomic(savepoint=False):
-        message = OutboxMessage.objects.create(
-            type=etype.type_name,
-            version=etype.version,
-            source=etype.source,
-            occurred_at=now,
-            correlation_id=correlation.get() or correlation.new_id(),
-            causation_id=correlation.get_causation() or "",
-            payload=codec.to_primitive(event),
-            created_at=now,
-            dispatched_at=None if subscribers else now,
+        _run(
+            _OUTBOX_INSERT,
+            [
+                sql.db_value(OutboxMessage, "id", event_id),
+                etype.type_name,
+                etype.version,
+                etype.source,
+                db_now,
+                correlation_id,
+                correlation.get_causation() or "",
+                sql.db_value(OutboxMessage, "payload", codec.to_primitive(event)),
+                db_now,
+                None if subscribers else db_now,
+            ],
         )
         if subscribers:
-            deliveries = Delivery.objects.bulk_create(
+            message = sql.db_value(Delivery, "message", event_id)
+            ids = _run(
+                _DELIVERIES_INSERT,
                 [
-                    Delivery(message=message, handler=s.name, queue=s.context, next_attempt_at=now)
+                    v
                     for s in subscribers
-                ]
+                    for v in (message, s.name, s.context, Status.PENDING.value, db_now, 0, "", db_now, db_now)
+                ],
+                rows=sql.marks(len(subscribers), 9),
             )
-            sends = [(d.id, d.queue, message.correlation_id) for d in deliveries]
-            if any(d_id is None for d_id, _, _ in sends):
-                sends = None  # a database that returns no ids from bulk inserts: the relay looks them up
-            transaction.on_commit(lambda: dispatch_message(message.id, sends))
-    return message.id
+            sends = [(row[0], s.context, correlation_id) for row, s in zip(ids, subscribers, strict=True)]
+            transaction.on_commit(lambda: dispatch_message(event_id, sends))
+    return event_id
+
+
+_OUTBOX_INSERT = (
+    "INSERT INTO {OutboxMessage} ({OutboxMessage.id}, {OutboxMessage.type}, {OutboxMessage.version},"
+    " {OutboxMessage.source}, {OutboxMessage.occurred_at}, {OutboxMessage.correlation_id},"
+    " {OutboxMessage.causation_id}, {OutboxMessage.payload}, {OutboxMessage.created_at},"
+    " {OutboxMessage.dispatched_at}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+# Deliveries start pending, with no attempts yet, due now; RETURNING gives the ids the relay sends.
+_DELIVERIES_INSERT = (
+    "INSERT INTO {Delivery} ({Delivery.message}, {Delivery.handler}, {Delivery.queue}, {Delivery.status},"
+    " {Delivery.next_attempt_at}, {Delivery.attempts}, {Delivery.last_error}, {Delivery.created_at},"
+    " {Delivery.updated_at}) VALUES {rows} RETURNING {Delivery.id}"
+)
 
 
 # --- relay -------------------------------------------------------------------------------------------
@@ -287,35 +316,28 @@ def deliver(delivery_id: int) -> Outcome:
 
 
 # The delivery hot path runs once per event per subscriber, so its three statements are written out
-# in SQL (portable to PostgreSQL and SQLite): the ORM's query building cost more than the queries.
+# in SQL (integration.sql, portable to PostgreSQL and SQLite): the ORM's query building cost more than
+# the queries.
+_CLAIM = (
+    "SELECT d.{Delivery.status}, d.{Delivery.handler}, m.{OutboxMessage.id}, m.{OutboxMessage.type},"
+    " m.{OutboxMessage.version}, m.{OutboxMessage.occurred_at}, m.{OutboxMessage.source},"
+    " m.{OutboxMessage.correlation_id}, m.{OutboxMessage.causation_id}, m.{OutboxMessage.payload}"
+    " FROM {Delivery} d JOIN {OutboxMessage} m ON m.{OutboxMessage.id} = d.{Delivery.message}"
+    " WHERE d.{Delivery.id} = %s{lock}"
+)
+
+
 def _claim(delivery_id: int) -> tuple[str, str, Envelope] | None:
     """Lock the delivery row and read its envelope in one round trip; None if the row is gone."""
-    q = connection.ops.quote_name
-    lock = ""
-    if connection.features.has_select_for_update_of:
-        lock = " FOR UPDATE OF d"
-    elif connection.features.has_select_for_update:
-        lock = " FOR UPDATE"
-    sql = (
-        "SELECT d.status, d.handler, m.id, m.type, m.version, m.occurred_at, m.source, m.correlation_id,"  # noqa: S608
-        f" m.causation_id, m.payload FROM {q(Delivery._meta.db_table)} d"
-        f" JOIN {q(OutboxMessage._meta.db_table)} m ON m.id = d.message_id WHERE d.id = %s{lock}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [delivery_id])
-        row = cursor.fetchone()
-    if row is None:
+    rows = _run(_CLAIM, [delivery_id], lock=sql.lock_clause(of="d"))
+    if not rows:
         return None
-    status, handler, message_id, type_, version, occurred_at, source, corr, cause, payload = row
-    fields = OutboxMessage._meta
-    occurred_at = fields.get_field("occurred_at").to_python(occurred_at)
-    if timezone.is_naive(occurred_at):  # SQLite hands back naive UTC
-        occurred_at = timezone.make_aware(occurred_at, dt.UTC)
+    status, handler, message_id, type_, version, occurred_at, source, corr, cause, payload = rows[0]
     envelope = Envelope(
-        id=fields.get_field("id").to_python(message_id),
+        id=OutboxMessage._meta.get_field("id").to_python(message_id),
         type=type_,
         version=version,
-        occurred_at=occurred_at,
+        occurred_at=sql.aware(occurred_at),
         source=source,
         correlation_id=corr,
         causation_id=cause or None,
@@ -324,35 +346,30 @@ def _claim(delivery_id: int) -> tuple[str, str, Envelope] | None:
     return status, handler, envelope
 
 
+_MARK_DELIVERED = (
+    "UPDATE {Delivery} SET {Delivery.status} = %s, {Delivery.attempts} = {Delivery.attempts} + 1,"
+    " {Delivery.delivered_at} = %s, {Delivery.last_error} = '', {Delivery.next_attempt_at} = NULL,"
+    " {Delivery.updated_at} = %s WHERE {Delivery.id} = %s"
+)
+
+
 def _mark_delivered(delivery_id: int) -> None:
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {connection.ops.quote_name(Delivery._meta.db_table)} SET status = %s,"  # noqa: S608
-            " attempts = attempts + 1, delivered_at = %s, last_error = '', next_attempt_at = NULL,"
-            " updated_at = %s WHERE id = %s",
-            [Status.DELIVERED.value, now, now, delivery_id],
-        )
+    now = sql.db_time(timezone.now())
+    _run(_MARK_DELIVERED, [Status.DELIVERED.value, now, now, delivery_id])
+
+
+_INBOX_INSERT = (
+    "INSERT INTO {InboxRecord} ({InboxRecord.handler}, {InboxRecord.event_id}, {InboxRecord.processed_at})"
+    " VALUES (%s, %s, %s) ON CONFLICT ({InboxRecord.handler}, {InboxRecord.event_id}) DO NOTHING"
+    " RETURNING {InboxRecord.id}"
+)
 
 
 def _inbox_record(handler: str, event_id: uuid.UUID) -> bool:
-    """Record (handler, event_id) in the inbox; False if it was already there. One round trip:
-    INSERT ... ON CONFLICT DO NOTHING (PostgreSQL and SQLite alike), no savepoint."""
-    meta = InboxRecord._meta
-    fields = [meta.get_field("handler"), meta.get_field("event_id"), meta.get_field("processed_at")]
-    values = [
-        f.get_db_prep_value(v, connection, prepared=False)
-        for f, v in zip(fields, (handler, event_id, timezone.now()), strict=True)
-    ]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    conflict = ", ".join(connection.ops.quote_name(f.column) for f in fields[:2])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES (%s, %s, %s)"  # noqa: S608
-            f" ON CONFLICT ({conflict}) DO NOTHING",
-            values,
-        )
-        return cursor.rowcount == 1
+    """Record (handler, event_id) in the inbox; False if it was already there. One round trip,
+    no savepoint: INSERT ... ON CONFLICT DO NOTHING returns no row for a duplicate."""
+    event = sql.db_value(InboxRecord, "event_id", event_id)
+    return bool(_run(_INBOX_INSERT, [handler, event, sql.db_time(timezone.now())]))
 
 
 def _record_failure(delivery_id: int, exc: Exception) -> Outcome:
