@@ -31,6 +31,10 @@ def _prepare_environment() -> dict:
         "DATABASE_URL": _database_url(),
         "LOG_LEVEL": "WARNING",
         "CELERY_SKIP_CHECKS": "1",
+        # As in production: DEBUG would record every query of every task in memory.
+        "DEBUG": "false",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-" + "x" * 40),
+        "SECURE_SSL_REDIRECT": "false",
     }
     os.environ.update(env)
     return env

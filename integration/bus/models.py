@@ -12,11 +12,11 @@ class OutboxMessage(models.Model):
     """A published domain event, written in the publisher's transaction: the envelope, as stored."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    type = models.CharField(max_length=200, db_index=True)
+    type = models.CharField(max_length=200)
     version = models.PositiveSmallIntegerField()
-    source = models.CharField(max_length=50, db_index=True)
+    source = models.CharField(max_length=50)
     occurred_at = models.DateTimeField()
-    correlation_id = models.CharField(max_length=128, blank=True, db_index=True)
+    correlation_id = models.CharField(max_length=128, blank=True)
     causation_id = models.CharField(max_length=128, blank=True)
     payload = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now)
@@ -25,12 +25,16 @@ class OutboxMessage(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Every publish writes each index, so only what operators and the sweep search by is indexed
+        # (plain btrees: equality lookups need no LIKE-pattern twins).
         indexes = [
             models.Index(
                 fields=["created_at"],
                 condition=Q(dispatched_at__isnull=True),
                 name="outbox_undispatched_idx",
             ),
+            models.Index(fields=["type", "created_at"], name="outbox_type_idx"),
+            models.Index(fields=["correlation_id"], name="outbox_correlation_idx"),
         ]
 
     def __str__(self) -> str:
@@ -46,8 +50,11 @@ class Delivery(models.Model):
         FAILED = "failed", "failed (retrying)"
         DEAD = "dead", "dead (needs an operator)"
 
-    message = models.ForeignKey(OutboxMessage, on_delete=models.CASCADE, related_name="deliveries")
-    handler = models.CharField(max_length=200, db_index=True)
+    # Looked up by message through the unique (message, handler) index: no index of its own.
+    message = models.ForeignKey(
+        OutboxMessage, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    handler = models.CharField(max_length=200)
     queue = models.CharField(max_length=50)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
