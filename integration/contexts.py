@@ -2,8 +2,8 @@
 
 A context declares, next to its code, what the seed's ServiceBoundaries declared: its
 responsibilities, the contexts it depends on (imports from or subscribes to) and — derived from its
-models, so it cannot drift — the tables it owns. ready() registers its events, its subscriptions and
-its service interface, idempotently.
+models, so it cannot drift — the tables it owns. ready() registers its events and its subscriptions
+and loads its tasks, idempotently.
 """
 
 import importlib

@@ -1,6 +1,8 @@
-"""Operator screens for the catalog: products (bulk actions, CSV in and out), stock adjustments with a
-required reason, the ledger and active reservations. Every write goes through the services, so the
-admin publishes the same events and writes the same ledger as the API."""
+"""Operator screens for the catalog: products, stock adjustments, the ledger, active reservations.
+
+Products have bulk actions and CSV in and out; a stock adjustment needs a reason. Every write goes
+through the services, so the admin publishes the same events and writes the same ledger as the API.
+"""
 
 import csv
 import io

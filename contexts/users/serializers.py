@@ -1,5 +1,8 @@
-"""Request and response shapes of the users API. Only the fields listed here are ever read from input:
-anything else a client sends (is_staff, is_superuser, id, email_verified, ...) is ignored."""
+"""Request and response shapes of the users API.
+
+Only the fields listed here are ever read from input: anything else a client sends (is_staff,
+is_superuser, id, email_verified, ...) is ignored.
+"""
 
 from django.core.validators import RegexValidator
 from rest_framework import serializers

@@ -45,19 +45,6 @@ class Envelope:
     causation_id: str | None
     payload: dict[str, Any]
 
-    @classmethod
-    def of(cls, message: OutboxMessage) -> "Envelope":
-        return cls(
-            id=message.id,
-            type=message.type,
-            version=message.version,
-            occurred_at=message.occurred_at,
-            source=message.source,
-            correlation_id=message.correlation_id,
-            causation_id=message.causation_id or None,
-            payload=message.payload,
-        )
-
 
 class PermanentDeliveryError(Exception):
     """Retrying cannot help (the payload does not decode): dead-letter at once."""

@@ -1,5 +1,8 @@
-"""The bus's tables: the outbox (one row per published event), deliveries (one per subscriber) and the
-inbox (one per handled event, per handler) that makes redelivery harmless."""
+"""The bus's tables: the outbox, its deliveries, and the inbox that makes redelivery harmless.
+
+One outbox row per published event, one delivery per subscriber of it, one inbox row per event a
+handler has handled.
+"""
 
 import uuid
 

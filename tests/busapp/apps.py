@@ -1,5 +1,7 @@
-"""A throwaway app for bus tests: its events and handlers are registered on demand, never by default,
-so the project's own context map and event catalogue stay as the code declares them."""
+"""A throwaway app for bus tests, whose events and handlers are registered only on demand.
+
+Never by default, so the project's own context map and event catalogue stay as the code declares them.
+"""
 
 import os
 

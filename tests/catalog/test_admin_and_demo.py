@@ -1,5 +1,4 @@
-"""Operator screens (bulk actions, CSV in and out, stock adjustment with a reason, reservations) and
-the demo data."""
+"""Operator screens (bulk actions, CSV, stock adjustment with a reason, reservations); demo data."""
 
 from decimal import Decimal
 from io import StringIO

@@ -1,5 +1,7 @@
-"""Races on PostgreSQL with real threads, each on its own connection: no oversell, no deadlock, one
-reservation per key."""
+"""Races on PostgreSQL with real threads, each on its own connection.
+
+No oversell, no deadlock, one reservation per key.
+"""
 
 import threading
 from collections import Counter
