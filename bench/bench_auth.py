@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import gunicorn, load, ratio_line, request  # noqa: E402
+from bench.common import ensure_database, gunicorn, load, ratio_line, request  # noqa: E402
 
 EMAIL = "bench-auth@example.com"
 PASSWORD = "bench-auth-Secret-2024"
@@ -43,22 +43,10 @@ SERVER_ENV = {
 }
 
 
-def _create_database() -> None:
-    """CREATE DATABASE for a PostgreSQL DATABASE_URL that names one not there yet."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        return
-    import psycopg
-
-    base, name = url.rsplit("/", 1)
-    admin_url = base.replace("postgres://", "postgresql://", 1) + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def _prepare_database() -> None:
-    _create_database()
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        ensure_database(url)
     os.environ["CACHE_URL"] = CACHE_URL
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django

@@ -14,14 +14,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import database_url, ensure_database  # noqa: E402
+
 EVENTS = int(os.environ.get("BENCH_EVENTS", "10000"))
 SUBSCRIBERS = 2
 BENCH_DB = os.environ.get("BENCH_BUS_DB", "shop_bench_bus")
 
 
 def _database_url() -> str:
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shop")
-    return base.rsplit("/", 1)[0] + "/" + BENCH_DB
+    return database_url(BENCH_DB)
 
 
 def _prepare_environment() -> dict:
@@ -40,16 +41,6 @@ def _prepare_environment() -> dict:
     return env
 
 
-def _create_database() -> None:
-    import psycopg
-
-    admin_url = _database_url().rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DB,)).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-
-
 def _wait(predicate, timeout: float, what: str) -> float:
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
@@ -61,7 +52,7 @@ def _wait(predicate, timeout: float, what: str) -> float:
 
 def main() -> None:
     env = _prepare_environment()
-    _create_database()
+    ensure_database(_database_url())
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v0", "--run-syncdb"], cwd=ROOT, env=env, check=True
     )
@@ -83,42 +74,13 @@ def main() -> None:
         cursor.execute(
             "TRUNCATE integration_delivery, integration_outboxmessage, integration_inboxrecord CASCADE"
         )
-    from tests.worker import purge_queues  # the same purge the worker tests use
+    # The same worker launcher and queue purge the worker tests use.
+    from tests.worker import WorkerProcess, purge_queues
 
     purge_queues()
 
-    log_path = ROOT / "bench" / "out" / "bench-bus-worker.log"
-    log_path.parent.mkdir(exist_ok=True)
-    log = log_path.open("w")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            "benchbus",
-            "-c",
-            "2",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            "bench@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    worker = WorkerProcess(queues=["benchbus"], settings_module="bench.settings").start()
     try:
-        _wait(lambda: " ready." in log_path.read_text(), 30, "the worker")
-
         # Baseline: bare Celery no-op tasks through the same broker and worker.
         cache.set("benchbus:noop", 0, timeout=None)
         noop_started = started = time.perf_counter()
@@ -144,9 +106,7 @@ def main() -> None:
         assert not OutboxMessage.objects.filter(dispatched_at__isnull=True).exists()
         assert not Delivery.objects.exclude(status="delivered").exists()
     finally:
-        os.killpg(worker.pid, 15)
-        worker.wait(timeout=30)
-        log.close()
+        worker.stop()
 
     ratio = delivery_rate / noop_rate
     print(f"bench-bus: {EVENTS} events x {SUBSCRIBERS} subscribers, RabbitMQ, worker -c 2, PostgreSQL")

@@ -18,7 +18,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import LoadResult, gunicorn, load, ratio_line, request  # noqa: E402
+from bench.common import (  # noqa: E402
+    LoadResult,
+    database_url,
+    ensure_database,
+    gunicorn,
+    load,
+    ratio_line,
+    request,
+)
 
 PRODUCTS = int(os.environ.get("BENCH_PRODUCTS", "100000"))
 DURATION = float(os.environ.get("BENCH_SECONDS", "8"))
@@ -29,21 +37,11 @@ CALLERS = 4
 ROOTS, CHILDREN, LEAVES = 5, 5, 4
 
 
-def _server_url(db: str) -> str:
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shop")
-    return base.rsplit("/", 1)[0] + "/" + db
+_server_url = database_url
 
 
 def _conninfo(db: str) -> str:
     return _server_url(db).replace("postgres://", "postgresql://", 1)
-
-
-def _ensure_database(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_conninfo("postgres"), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _environment() -> dict:
@@ -196,7 +194,7 @@ def _reserve_release(seconds: float) -> tuple[float, int]:
 
 
 def _pgbench(seconds: int) -> float:
-    _ensure_database(PGBENCH_DB)
+    ensure_database(_server_url(PGBENCH_DB))
     url = _server_url(PGBENCH_DB)
     subprocess.run(["pgbench", "-i", "-q", "-s", str(CALLERS), url], check=True, capture_output=True)
     out = subprocess.run(
@@ -236,7 +234,7 @@ def _interleaved(port: int, a: list[str], b: list[str], rounds: int = 4) -> tupl
 
 def main() -> None:
     env = _environment()
-    _ensure_database(BENCH_DB)
+    ensure_database(_server_url(BENCH_DB))
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
     )

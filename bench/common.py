@@ -13,6 +13,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+
+
+def database_url(name: str) -> str:
+    """DATABASE_URL (the test server's by default) pointed at database `name` on the same server."""
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shop")
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+def ensure_database(url: str) -> None:
+    """CREATE DATABASE for a PostgreSQL URL naming one that is not there yet (benchmarks keep their
+    data apart from development and test databases)."""
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    admin = base.replace("postgres://", "postgresql://", 1) + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def free_port() -> int:
@@ -34,6 +53,8 @@ def gunicorn(*, workers: int = 2, env: dict | None = None, port: int | None = No
     port = port or free_port()
     full_env = {**os.environ, "DEBUG": "false", "SECURE_SSL_REDIRECT": "false", "LOG_LEVEL": "WARNING"}
     full_env.setdefault("SECRET_KEY", "bench-secret-key-" + "x" * 40)
+    # The API under test serves no static files; an empty directory keeps WhiteNoise quiet.
+    full_env.setdefault("STATIC_ROOT", tempfile.mkdtemp(prefix="bench-static-"))
     full_env.update(env or {})
     proc = subprocess.Popen(
         [

@@ -43,16 +43,27 @@ def purge_queues() -> None:
 
 
 class WorkerProcess:
-    def __init__(self, *, concurrency: int = 2, env: dict | None = None):
+    """`celery worker` in its own process group, started and stopped by tests (and bench-bus)."""
+
+    def __init__(
+        self,
+        *,
+        concurrency: int = 2,
+        env: dict | None = None,
+        queues: list[str] | None = None,
+        settings_module: str = "tests.settings",
+    ):
         self.concurrency = concurrency
         self.extra_env = env or {}
+        self.queues = queues
+        self.settings_module = settings_module
         self.proc: subprocess.Popen | None = None
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"shop-test-worker-{os.getpid()}.log"
 
     def start(self) -> "WorkerProcess":
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DJANGO_SETTINGS_MODULE": self.settings_module,
             "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "TESTBUS_REGISTER": "1",
@@ -70,7 +81,7 @@ class WorkerProcess:
                 "config",
                 "worker",
                 "-Q",
-                ",".join(queues()),
+                ",".join(self.queues or queues()),
                 "-c",
                 str(self.concurrency),
                 "--loglevel",

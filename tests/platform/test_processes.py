@@ -5,20 +5,13 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.processes import Gunicorn
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str) -> tuple[int, dict, dict]:
@@ -29,47 +22,6 @@ def _get(url: str) -> tuple[int, dict, dict]:
         return error.code, dict(error.headers), json.loads(error.read())
 
 
-class Server:
-    """The production server (gunicorn, one worker) in its own process, with a given environment."""
-
-    def __init__(self, env: dict):
-        self.port = _free_port()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "1",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(self.url("/health"), timeout=1)
-                return
-            except (urllib.error.URLError, ConnectionError):
-                if self.proc.poll() is not None:
-                    raise RuntimeError(self.proc.stderr.read().decode()) from None
-                time.sleep(0.2)
-        raise RuntimeError("server did not start")
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
 def _clean_env(**overrides) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")}
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "LOG_LEVEL": "WARNING"}, **overrides)
@@ -78,7 +30,7 @@ def _clean_env(**overrides) -> dict:
 
 def test_ready_names_the_database_when_it_is_unreachable_while_health_stays_up():
     # Nothing listens on port 1: every connection attempt is refused.
-    server = Server(_clean_env(DATABASE_URL="postgres://postgres@127.0.0.1:1/shop"))
+    server = Gunicorn(_clean_env(DATABASE_URL="postgres://postgres@127.0.0.1:1/shop")).wait_ready()
     try:
         status, _, body = _get(server.url("/health"))
         assert (status, body) == (200, {"status": "ok"})
@@ -105,7 +57,7 @@ def test_the_embedded_default_boots_serves_and_delivers_events(tmp_path):
         [sys.executable, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True
     )
 
-    server = Server(env)
+    server = Gunicorn(env).wait_ready()
     try:
         status, _, body = _get(server.url("/health"))
         assert status == 200
@@ -158,7 +110,7 @@ def test_production_serves_the_admin_and_docs_static_files_itself(tmp_path):
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
     )
-    server = Server(env)
+    server = Gunicorn(env).wait_ready()
     try:
         for path in (
             "/static/admin/css/base.css",

@@ -3,10 +3,6 @@
 import http.client
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,18 +10,13 @@ import pytest
 from django.conf import settings
 from django_ratelimit.core import _get_window
 
+from tests.processes import Gunicorn
 from tests.users.conftest import PASSWORD, UserFactory
 from tests.worker import database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _call(port: int, method: str, path: str, body: dict | None = None, token: str | None = None):
@@ -42,45 +33,17 @@ def _call(port: int, method: str, path: str, body: dict | None = None, token: st
         conn.close()
 
 
-class Gunicorn:
-    def __init__(self):
-        self.port = _free_port()
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "DATABASE_URL": database_url(),
-            "LOG_LEVEL": "WARNING",
-        }
-        self.proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "gunicorn", "config.wsgi"),
-                *("--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--log-level", "warning"),
-            ],
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-        )
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if _call(self.port, "GET", "/health")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"gunicorn on port {self.port} did not start")
-
-    def stop(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(timeout=20)
-
-
 @pytest.fixture
 def two_servers(transactional_db):
     if "redis" not in settings.CACHES["default"]["BACKEND"].lower():
         pytest.skip("needs a shared cache (CACHE_URL=redis://...)")
-    servers = [Gunicorn(), Gunicorn()]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url(),
+        "LOG_LEVEL": "WARNING",
+    }
+    servers = [Gunicorn(env), Gunicorn(env)]
     try:
         for server in servers:
             server.wait_ready()
