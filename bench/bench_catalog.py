@@ -239,6 +239,19 @@ def main() -> None:
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
     )
     _load_data()
+    # The tree was written with COPY, past the services: drop any subtree an earlier run cached.
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from contexts.catalog.services import category_tree_changed; category_tree_changed()",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
     leaf_id, leaf_slug, aisle = _category_ids()
     detail_paths = [f"/api/v1/products/SKU-{i * 491 % PRODUCTS:06}/" for i in range(200)]
     bare_detail_paths = [p.replace("/api/v1/", "/bench/bare/") for p in detail_paths]

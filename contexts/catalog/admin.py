@@ -48,6 +48,14 @@ class CategoryAdmin(admin.ModelAdmin):
         )
         obj.pk, obj.path = created.pk, created.path
 
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        services.category_tree_changed()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        services.category_tree_changed()
+
 
 class StockInline(admin.StackedInline):
     model = Stock

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import F, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
@@ -34,6 +35,26 @@ class ProductFilters:
 
 LIST_FIELDS = ("sku", "name", "slug", "price", "currency", "images")
 
+# Every filtered listing needs a category's subtree, and the tree changes only when a category is
+# created or deleted: each subtree is cached in the shared cache, stamped with the tree's generation,
+# which services.category_tree_changed() moves on. One cache round trip replaces a query.
+TREE_GENERATION_KEY = "catalog:tree-generation"
+_SUBTREE_KEY = "catalog:subtree:{}"
+
+
+def category_subtree_ids(*, slug: str) -> list[int]:
+    """Ids of the category `slug` and all its descendants ([] for an unknown slug)."""
+    key = _SUBTREE_KEY.format(slug)
+    found = cache.get_many([TREE_GENERATION_KEY, key])
+    generation = found.get(TREE_GENERATION_KEY, 0)
+    cached = found.get(key)
+    if cached is not None and cached[0] == generation:
+        return cached[1]
+    root_path = Category.objects.filter(slug=slug).values("path")[:1]
+    ids = list(Category.objects.filter(path__startswith=Subquery(root_path)).values_list("id", flat=True))
+    cache.set(key, (generation, ids), timeout=3600)
+    return ids
+
 
 def product_list(*, filters: ProductFilters) -> QuerySet:
     """Active products matching `filters`, ordered: a narrow queryset to count and to page through.
@@ -45,8 +66,7 @@ def product_list(*, filters: ProductFilters) -> QuerySet:
     if filters.category:
         # The category and its descendants, resolved to ids up front so that a leaf is an equality
         # the listing index serves in order, rather than a subquery the planner must sort after.
-        root_path = Category.objects.filter(slug=filters.category).values("path")[:1]
-        ids = list(Category.objects.filter(path__startswith=Subquery(root_path)).values_list("id", flat=True))
+        ids = category_subtree_ids(slug=filters.category)
         qs = qs.filter(category_id=ids[0]) if len(ids) == 1 else qs.filter(category_id__in=ids)
     if filters.min_price is not None:
         qs = qs.filter(price__gte=filters.min_price)

@@ -8,15 +8,17 @@ row, which keeps the order global across reserve, commit, release and the expiry
 """
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from contexts.catalog import events, sql
+from contexts.catalog import events, selectors, sql
 from contexts.catalog.data import (
     CategoryNotFound,
     InvalidLines,
@@ -52,7 +54,20 @@ def category_create(*, slug: str, name: str, parent_slug: str | None = None) -> 
         if parent is None:
             raise CategoryNotFound(f"No category {parent_slug!r}.")
     path = f"{parent.path if parent else ''}{slug}/"
-    return Category.objects.create(slug=slug, name=name, parent=parent, path=path)
+    category = Category.objects.create(slug=slug, name=name, parent=parent, path=path)
+    category_tree_changed()
+    return category
+
+
+def category_tree_changed() -> None:
+    """Cached category subtrees are stale from now on (at once, and again after commit, so a listing
+    that read the old tree meanwhile cannot keep it)."""
+
+    def bump() -> None:
+        cache.set(selectors.TREE_GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+
+    bump()
+    transaction.on_commit(bump)
 
 
 def _category_by_slug(slug: str | None) -> Category | None:

@@ -142,8 +142,9 @@ def test_the_query_count_does_not_depend_on_the_page_size(api_client, tree):
         assert len(response.json()["results"]) == page_size
         return len(ctx.captured_queries)
 
-    # The category subtree, the count, a page of ids, the rows of that page.
-    assert queries(1) == queries(10) == queries(60) == 4
+    # Cold: the category subtree (then cached), the count, a page of ids, the rows of that page.
+    assert queries(1) == 4
+    assert queries(1) == queries(10) == queries(60) == 3
 
 
 def test_detail_has_an_etag_and_answers_304_while_unchanged(api_client, shelf):
@@ -285,3 +286,26 @@ def test_pages_that_are_not_plain_ascii_numbers_are_a_400(api_client, page):
     response = api_client.get(URL, {"page": page})
     assert response.status_code == 400
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_a_new_subcategory_shows_in_its_parents_listing_at_once(api_client, tree):
+    from contexts.catalog import services
+
+    make_product("PAN-1", category="kitchen")
+    assert [p["sku"] for p in api_client.get(URL, {"category": "home"}).json()["results"]] == ["PAN-1"]
+    services.category_create(slug="pans", name="Pans", parent_slug="kitchen")
+    make_product("PAN-2", category="pans")
+    listed = {p["sku"] for p in api_client.get(URL, {"category": "home"}).json()["results"]}
+    assert listed == {"PAN-1", "PAN-2"}
+
+
+def test_the_category_subtree_is_served_from_the_cache_after_the_first_listing(
+    api_client, tree, django_assert_num_queries
+):
+    make_product("PAN-1", category="kitchen")
+    api_client.get(URL, {"category": "home"})
+    from contexts.catalog import selectors
+
+    with django_assert_num_queries(0):
+        ids = selectors.category_subtree_ids(slug="home")
+    assert len(ids) == 4  # home, kitchen, cutlery, garden
