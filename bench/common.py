@@ -8,10 +8,7 @@ endpoints are measured in the same run, on the same server, so the machine's spe
 import http.client
 import multiprocessing as mp
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,6 +18,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.processes import Gunicorn  # noqa: E402  (the launcher the tests use)
 
 
 def database_url(name: str) -> str:
@@ -41,57 +42,19 @@ def ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
-def gunicorn(*, workers: int = 2, env: dict | None = None, port: int | None = None):
-    """Serve config.wsgi under gunicorn on 127.0.0.1; yields the port. Stopped on exit."""
-    port = port or free_port()
+def gunicorn(*, workers: int = 2, env: dict | None = None):
+    """Serve config.wsgi under gunicorn on 127.0.0.1, production settings; yields the port."""
     full_env = {**os.environ, "DEBUG": "false", "SECURE_SSL_REDIRECT": "false", "LOG_LEVEL": "WARNING"}
     full_env.setdefault("SECRET_KEY", "bench-secret-key-" + "x" * 40)
     # The API under test serves no static files; an empty directory keeps WhiteNoise quiet.
     full_env.setdefault("STATIC_ROOT", tempfile.mkdtemp(prefix="bench-static-"))
     full_env.update(env or {})
-    proc = subprocess.Popen(
-        [
-            PY,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "1",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=full_env,
-        start_new_session=True,
-    )
+    server = Gunicorn(full_env, workers=workers, worker_class="gthread").wait_ready()
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                status, _ = request(port, "GET", "/health")
-                if status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("gunicorn did not answer /health within 30s")
-        yield port
+        yield server.port
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
+        server.stop()
 
 
 def request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):

@@ -20,17 +20,19 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """`gunicorn config.wsgi` with one worker on a free loopback port and the given environment.
+    """`gunicorn config.wsgi` on a free loopback port with the given environment (one sync worker
+    unless told otherwise).
 
     Started at once; wait_ready() blocks until /health answers (or the process dies, with its stderr).
     """
 
-    def __init__(self, env: dict):
+    def __init__(self, env: dict, *, workers: int = 1, worker_class: str = "sync"):
         self.port = free_port()
         self.proc = subprocess.Popen(
             [
                 *(sys.executable, "-m", "gunicorn", "config.wsgi"),
-                *("--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--log-level", "warning"),
+                *("--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)),
+                *("--worker-class", worker_class, "--log-level", "warning"),
             ],
             cwd=ROOT,
             env=env,

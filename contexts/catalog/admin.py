@@ -5,13 +5,10 @@ through the services, so the admin publishes the same events and writes the same
 """
 
 import csv
-import io
-from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -194,7 +191,7 @@ class ProductAdmin(admin.ModelAdmin):
         form = CsvImportForm(request.POST, request.FILES) if request.method == "POST" else CsvImportForm()
         if request.method == "POST" and form.is_valid():
             try:
-                created, updated = import_products_csv(form.cleaned_data["file"])
+                created, updated = _import_upload(form.cleaned_data["file"])
             except ValidationError as exc:
                 for message in exc.messages[:20]:
                     self.message_user(request, message, level=messages.ERROR)
@@ -211,61 +208,16 @@ class ProductAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "catalog/admin/import_csv.html", context)
 
 
-class CsvImportForm(forms.Form):
-    file = forms.FileField(help_text="UTF-8 CSV with a header row.")
-
-
-def import_products_csv(upload) -> tuple[int, int]:
-    """Create or update products from a CSV upload, all rows or none. Returns (created, updated)."""
+def _import_upload(upload) -> tuple[int, int]:
     try:
         text = upload.read().decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationError("The file is not UTF-8.") from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = {"sku", "name", "price", "currency"} - set(reader.fieldnames or ())
-    if missing:
-        raise ValidationError(f"Missing column(s): {', '.join(sorted(missing))}.")
-    errors: list[str] = []
-    created = updated = 0
-    with transaction.atomic():
-        existing = set(Product.objects.values_list("sku", flat=True))
-        for line, row in enumerate(reader, start=2):
-            try:
-                try:
-                    price = Decimal(row["price"].strip())
-                except InvalidOperation:
-                    raise ValidationError(f"price {row['price']!r} is not a decimal number") from None
-                fields = {
-                    "name": row["name"].strip(),
-                    "price": price,
-                    "currency": row["currency"].strip().upper(),
-                }
-                # Optional columns change a product only when the file has them: a file without an
-                # `active` column must not reactivate what an operator deactivated.
-                if "category" in row:
-                    fields["category"] = (row["category"] or "").strip() or None
-                if "active" in row and (row["active"] or "").strip():
-                    fields["active"] = row["active"].strip().lower() in ("1", "true", "yes")
-                for optional in ("slug", "description"):
-                    if (row.get(optional) or "").strip():
-                        fields[optional] = row[optional].strip()
-                sku = row["sku"].strip()
-                with transaction.atomic():
-                    if sku in existing:
-                        services.product_update(sku=sku, **fields)
-                        updated += 1
-                    else:
-                        services.product_create(sku=sku, **fields)
-                        existing.add(sku)
-                        created += 1
-            except (CatalogError, ValidationError, KeyError, AttributeError) as exc:
-                detail = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-                errors.append(f"line {line}: {detail or type(exc).__name__}")
-        if errors:
-            transaction.set_rollback(True)
-    if errors:
-        raise ValidationError(errors)
-    return created, updated
+    return services.products_import_csv(text=text)
+
+
+class CsvImportForm(forms.Form):
+    file = forms.FileField(help_text="UTF-8 CSV with a header row.")
 
 
 class StockAdjustmentForm(forms.ModelForm):

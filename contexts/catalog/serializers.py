@@ -89,7 +89,7 @@ class ProductDetailSerializer(serializers.Serializer):
 
 
 class ProductWriteSerializer(serializers.Serializer):
-    """What staff may set. `sku` is fixed once created; a new currency comes with its price."""
+    """What staff may set. `sku` is fixed once created (a new currency needs its price: the service)."""
 
     sku = serializers.CharField(max_length=64, validators=[sku_validator])
     name = serializers.CharField(max_length=200, validators=[_no_nul])
@@ -103,11 +103,9 @@ class ProductWriteSerializer(serializers.Serializer):
     active = serializers.BooleanField(required=False)
 
     def validate(self, attrs):
-        if self.partial:
-            if "sku" in self.initial_data:
-                raise serializers.ValidationError({"sku": ["A product's SKU cannot change."]})
-            if "currency" in attrs and "price" not in attrs:
-                raise serializers.ValidationError({"price": ["Send the price with a new currency."]})
+        # The SKU is in the URL of an update; one in the body would be a second, conflicting key.
+        if self.partial and "sku" in self.initial_data:
+            raise serializers.ValidationError({"sku": ["A product's SKU cannot change."]})
         return attrs
 
 

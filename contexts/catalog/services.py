@@ -7,19 +7,23 @@ calls can never wait on each other in a cycle. A reservation's row is always loc
 row, which keeps the order global across reserve, commit, release and the expiry sweeper.
 """
 
+import csv
 import datetime as dt
+import io
 import uuid
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from contexts.catalog import events, selectors, sql
 from contexts.catalog.data import (
+    CatalogError,
     CategoryNotFound,
     InvalidLines,
     OutOfStock,
@@ -137,6 +141,9 @@ def product_update(*, sku: str, **changes: Any) -> Product:
     unknown = set(changes) - _UPDATABLE - {"category", "active"}
     if unknown:
         raise TypeError(f"product_update() got unknown fields: {sorted(unknown)}")
+    if "currency" in changes and "price" not in changes:
+        # An amount means nothing in another currency: a new currency always comes with its price.
+        raise ValidationError({"price": ["Send the price with a new currency."]})
     try:
         with transaction.atomic():
             product = (
@@ -482,3 +489,55 @@ def reservations_release_expired(*, batch: int = 200) -> int:
                     )
                 )
             released += len(due)
+
+
+def products_import_csv(*, text: str) -> tuple[int, int]:
+    """Create or update products from CSV text, all rows or none. Returns (created, updated).
+
+    Columns sku, name, price, currency are required; category, active, slug, description optional.
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    missing = {"sku", "name", "price", "currency"} - set(reader.fieldnames or ())
+    if missing:
+        raise ValidationError(f"Missing column(s): {', '.join(sorted(missing))}.")
+    errors: list[str] = []
+    created = updated = 0
+    with transaction.atomic():
+        existing = set(Product.objects.values_list("sku", flat=True))
+        for line, row in enumerate(reader, start=2):
+            try:
+                try:
+                    price = Decimal(row["price"].strip())
+                except InvalidOperation:
+                    raise ValidationError(f"price {row['price']!r} is not a decimal number") from None
+                fields = {
+                    "name": row["name"].strip(),
+                    "price": price,
+                    "currency": row["currency"].strip().upper(),
+                }
+                # Optional columns change a product only when the file has them: a file without an
+                # `active` column must not reactivate what an operator deactivated.
+                if "category" in row:
+                    fields["category"] = (row["category"] or "").strip() or None
+                if "active" in row and (row["active"] or "").strip():
+                    fields["active"] = row["active"].strip().lower() in ("1", "true", "yes")
+                for optional in ("slug", "description"):
+                    if (row.get(optional) or "").strip():
+                        fields[optional] = row[optional].strip()
+                sku = row["sku"].strip()
+                with transaction.atomic():
+                    if sku in existing:
+                        product_update(sku=sku, **fields)
+                        updated += 1
+                    else:
+                        product_create(sku=sku, **fields)
+                        existing.add(sku)
+                        created += 1
+            except (CatalogError, ValidationError, KeyError, AttributeError) as exc:
+                detail = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                errors.append(f"line {line}: {detail or type(exc).__name__}")
+        if errors:
+            transaction.set_rollback(True)
+    if errors:
+        raise ValidationError(errors)
+    return created, updated

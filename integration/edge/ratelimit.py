@@ -80,15 +80,21 @@ class ApiRateThrottle(_BucketThrottle):
             yield "api.anon", bucket_ip(request), rate("API_ANON")
 
 
+def login_buckets(request, login: object, *, group: str) -> Iterator[Bucket]:
+    """Password guessing: per client IP and per login name, whatever the outcome of the attempt."""
+    yield f"{group}.ip", bucket_ip(request), rate("LOGIN_PER_IP")
+    if isinstance(login, str) and login.strip():
+        yield f"{group}.email", login.strip().lower(), rate("LOGIN_PER_EMAIL")
+
+
 class LoginRateThrottle(_BucketThrottle):
-    """Password guessing: per client IP and per email, whatever the outcome of the attempt."""
+    """The API's token endpoint: the login buckets, keyed by the email in the JSON body."""
 
     def buckets(self, request, view) -> Iterator[Bucket]:
-        yield "auth.login.ip", bucket_ip(request), rate("LOGIN_PER_IP")
         data = request.data
-        email = data.get("email") if isinstance(data, dict) else None
-        if isinstance(email, str) and email.strip():
-            yield "auth.login.email", email.strip().lower(), rate("LOGIN_PER_EMAIL")
+        return login_buckets(
+            request, data.get("email") if isinstance(data, dict) else None, group="auth.login"
+        )
 
 
 class RegisterRateThrottle(_BucketThrottle):
@@ -104,11 +110,7 @@ def login_limited(view):
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
         if request.method == "POST":
-            username = request.POST.get("username", "")
-            buckets = [("admin.login.ip", bucket_ip(request), rate("LOGIN_PER_IP"))]
-            if username.strip():
-                buckets.append(("admin.login.email", username.strip().lower(), rate("LOGIN_PER_EMAIL")))
-            wait = count(request, iter(buckets))
+            wait = count(request, login_buckets(request, request.POST.get("username"), group="admin.login"))
             if wait:
                 response = HttpResponse("Too many login attempts; try again later.", status=429)
                 response["Retry-After"] = str(int(wait))
