@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers as default_cors_headers
 from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -57,6 +58,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "integration.edge.middleware.RequestIdMiddleware",
     "integration.edge.middleware.ProblemDetailsMiddleware",
+    # Before anything reads the path or query: NUL and lone surrogates are refused at the door, and
+    # a path missing only its trailing slash is served, never redirected (integration.edge.middleware).
+    "integration.edge.middleware.StorableInputMiddleware",
+    "integration.edge.middleware.TrailingSlashMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # In production gunicorn serves the admin's and the API docs' static files itself (collected by
     # `make web`); with DEBUG the dev server's staticfiles app does.
@@ -158,12 +163,16 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="shop@localhost")
 # --- Edge: CORS, proxies, security headers ---------------------------------------------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = False
-CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "ETag"]
+# Browsers must be allowed to send Idempotency-Key (a preflighted header) and to read the replay mark.
+CORS_ALLOW_HEADERS = [*default_cors_headers, "idempotency-key"]
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "ETag", "Idempotent-Replayed"]
 CORS_URLS_REGEX = r"^/api/.*$"
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Client IPs: REMOTE_ADDR unless the request came through one of these proxies (then X-Forwarded-For).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+# A JSON body nesting arrays/objects deeper than this is a 400 (integration.edge.parsers).
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=64)
 
 # Rate limits (integration.edge.ratelimit): django-ratelimit counters in the shared cache, in its
 # notation ("5/m", "10/h"). A cache that cannot be reached refuses requests (503), it never fails open.
@@ -201,7 +210,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "integration.edge.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "integration.edge.schema.ShopAutoSchema",
     "EXCEPTION_HANDLER": "integration.edge.problems.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
@@ -232,6 +241,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Clients are generated from this schema: request and response shapes are separate components
+    # (a read-only field is not a field to send; a required text field is not blank).
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Security, problem responses, pagination and field rules are inferred in integration.edge.schema.
+    "PREPROCESSING_HOOKS": ["integration.edge.schema.public_api_only"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "integration.edge.schema.problem_components",
+    ],
 }
 
 # --- Celery -----------------------------------------------------------------------------------------
@@ -299,6 +317,13 @@ CELERY_BEAT_SCHEDULE["catalog.release_expired_reservations"] = {
 # /ready runs its checks at most this often per process (it is public and opens a broker connection).
 READY_CACHE_SECONDS = env.float("READY_CACHE_SECONDS", default=2.0)
 
+# --- Service interfaces (integration.services) --------------------------------------------------------
+SERVICES = {
+    # Round-trip every in-process api call's arguments, result and errors through the JSON codec, as a
+    # remote call would: on in the test settings, so nothing unserialisable creeps into an interface.
+    "CODEC_ROUND_TRIP": env.bool("SERVICES_CODEC_ROUND_TRIP", default=False),
+}
+
 # --- The event bus ---------------------------------------------------------------------------------
 BUS = {
     # A delivery that fails this many times in a row is dead-lettered for an operator.
@@ -313,6 +338,21 @@ BUS = {
     # Opt in to committing deliveries without waiting for the WAL flush (PostgreSQL). Off by default:
     # it relaxes the handlers' own business writes too; see integration.bus.core._relax_durability.
     "ASYNC_COMMIT": env.bool("BUS_ASYNC_COMMIT", default=False),
+}
+
+# --- Idempotency-Key on unsafe requests (integration.idempotency) -----------------------------------
+IDEMPOTENCY = {
+    # How long a key and its stored answer are kept (as Stripe does); beat purges older keys.
+    "RETENTION_SECONDS": env.int("IDEMPOTENCY_RETENTION_SECONDS", default=86400),
+    # After this, a claim whose request never finished (its process died) may be taken over by a
+    # retry. Twice gunicorn's worker timeout (30 s, which kills a sync worker stuck in a request), so
+    # a claim this old belongs to a request that no longer runs anywhere, with room for clock skew.
+    "IN_FLIGHT_SECONDS": env.int("IDEMPOTENCY_IN_FLIGHT_SECONDS", default=60),
+    "PURGE_BATCH": env.int("IDEMPOTENCY_PURGE_BATCH", default=5000),
+}
+CELERY_BEAT_SCHEDULE["integration.purge_idempotency_keys"] = {
+    "task": "integration.purge_idempotency_keys",
+    "schedule": env.float("IDEMPOTENCY_PURGE_SECONDS", default=3600.0),
 }
 
 # --- Logging (structlog, JSON in production, readable in development) ----------------------------

@@ -5,6 +5,7 @@ Encoding turns UUID, Decimal, datetime/date, enums, tuples and nested dataclasse
 decoded object compares equal to the original. Anything that does not fit is refused with CodecError.
 """
 
+import collections.abc
 import dataclasses
 import datetime as dt
 import enum
@@ -62,6 +63,14 @@ def dumps(value: Any) -> str:
     return json.dumps(to_primitive(value), separators=(",", ":"), ensure_ascii=False)
 
 
+_ABSTRACT_SEQUENCES = (
+    collections.abc.Sequence,
+    collections.abc.Iterable,
+    collections.abc.Collection,
+)
+_ABSTRACT_MAPPINGS = (collections.abc.Mapping,)
+
+
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
@@ -90,6 +99,11 @@ def from_primitive(tp: Any, data: Any, path: str = "$") -> Any:
         if data not in args:
             raise CodecError(f"{path}: expected one of {args!r}")
         return data
+    if origin in _ABSTRACT_SEQUENCES:
+        origin = tuple  # an api parameter typed Sequence[X] or Iterable[X] decodes to a tuple
+        args = (args[0], Ellipsis) if args else ()
+    if origin in _ABSTRACT_MAPPINGS:
+        origin = dict
     if origin in (tuple, list, frozenset, set):
         if not isinstance(data, list):
             raise CodecError(f"{path}: expected a list")

@@ -3,7 +3,7 @@
 A context declares, next to its code, what the seed's ServiceBoundaries declared: its
 responsibilities, the contexts it depends on (imports from or subscribes to) and — derived from its
 models, so it cannot drift — the tables it owns. ready() registers its events and its subscriptions
-and loads its tasks, idempotently.
+and loads its api (registering its service interface) and tasks, idempotently.
 """
 
 import importlib
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.apps import AppConfig, apps
 
+from integration import services
 from integration.bus import registry
 
 
@@ -32,12 +33,18 @@ class ContextConfig(AppConfig):
     depends_on: tuple[str, ...] = ()
 
     def ready(self) -> None:
+        # The service interface: importing api registers its operations; its errors become decodable.
+        api = self._optional_module("api")
+        if api is not None:
+            services.register_errors_from(api)
         events = self._optional_module("events")
         if events is not None:
             registry.register_events_from(events)
         handlers = self._optional_module("handlers")
         if handlers is not None:
-            registry.subscribe_map(context=self.label, subscriptions=getattr(handlers, "SUBSCRIPTIONS", {}))
+            # No SUBSCRIPTIONS map, a key that is not an event class, a handler that is not a named
+            # function, or a name another handler already holds: a RegistryError here, at start-up.
+            registry.subscribe_module(context=self.label, module=handlers)
         # Import the context's tasks so workers know them (autodiscovery also does; this is for tests
         # and management commands that never start a worker).
         self._optional_module("tasks")

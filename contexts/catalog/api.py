@@ -1,7 +1,9 @@
 """The catalog context's service interface: the only door other contexts may use besides its events.
 
-Every function takes keyword arguments of plain values or DTOs, returns frozen DTOs and raises the
-catalog's own errors (all `CatalogError`, a DomainError the edge maps to problem+json once).
+Every function is an operation of the service interface (integration.services: callers reach it
+in-process today, over HTTP once catalog is extracted, unchanged). It takes keyword arguments of plain
+values or DTOs, returns frozen DTOs and raises the catalog's own errors: each a `CatalogError` and a
+business error of integration.errors (NotFound, Conflict, Invalid), so a saga compensates on them.
 """
 
 from collections.abc import Sequence
@@ -23,6 +25,7 @@ from contexts.catalog.data import (
     StockLevel,
     StockLine,
 )
+from integration import services as interface
 
 __all__ = [
     "CatalogError",
@@ -48,24 +51,29 @@ __all__ = [
 ]
 
 
+@interface.operation("catalog")
 def product_get(*, sku: str) -> ProductData:
     """An active product. ProductNotFound if the SKU is unknown or deactivated."""
     return _selectors.product_data(_selectors.product_get(sku=sku))
 
 
+@interface.operation("catalog")
 def products_price(*, skus: Sequence[str]) -> tuple[PriceData, ...]:
     """Unit prices of the given SKUs (in that order), in one query. ProductNotFound lists the unknown or
     inactive ones."""
     return tuple(_selectors.products_price(skus=skus))
 
 
+@interface.operation("catalog")
 def stock_level(*, sku: str) -> StockLevel:
+    """A SKU's on hand, reserved and available units. ProductNotFound if the SKU has no stock row."""
     stock = _selectors.stock_get(sku=sku)
     return StockLevel(
         sku=stock.sku, on_hand=stock.on_hand, reserved=stock.reserved, available=stock.available
     )
 
 
+@interface.operation("catalog")
 def stock_reserve(*, key: str, lines: Sequence[StockLine], ttl: int) -> ReservationData:
     """Hold all `lines` for `ttl` seconds under idempotency `key` (e.g. "<saga_id>:reserve"), or none.
 
@@ -74,17 +82,20 @@ def stock_reserve(*, key: str, lines: Sequence[StockLine], ttl: int) -> Reservat
     return _services.stock_reserve(key=key, lines=lines, ttl_seconds=ttl)
 
 
+@interface.operation("catalog")
 def stock_extend(*, key: str, ttl: int) -> ReservationData:
     """Keep an active reservation for `ttl` more seconds from now. ReservationExpired if too late."""
     return _services.stock_extend(key=key, ttl_seconds=ttl)
 
 
+@interface.operation("catalog")
 def stock_commit(*, key: str) -> ReservationData:
     """Turn the reservation into a sale (idempotent). ReservationExpired / ReservationNotFound if it is
     no longer active."""
     return _services.stock_commit(key=key)
 
 
+@interface.operation("catalog")
 def stock_release(*, key: str) -> ReservationData:
     """Give the reserved stock back (idempotent). ReservationCommitted if it was already sold."""
     return _services.stock_release(key=key)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from integration.edge.problems import DomainError
+from integration.errors import Conflict, ContextError, Invalid, NotFound
 
 # --- DTOs -------------------------------------------------------------------------------------------
 
@@ -63,94 +63,86 @@ class StockLevel:
 # --- errors -----------------------------------------------------------------------------------------
 
 
-class CatalogError(DomainError):
-    """Base of the catalog's business errors (each maps to one problem+json type at the edge)."""
+class CatalogError(ContextError):
+    """Root of the catalog's errors; each concrete one is also a business kind from integration.errors
+    (which is how the edge picks its status and a saga decides to compensate)."""
 
 
-class ProductNotFound(CatalogError):
-    status = 404
-    slug = "product-not-found"
+class ProductNotFound(CatalogError, NotFound):
+    code = "product-not-found"
     title = "No such product."
+    skus: tuple[str, ...]
 
     def __init__(self, skus: list[str] | tuple[str, ...]):
-        self.skus = tuple(skus)
-        super().__init__(f"Unknown or inactive SKU(s): {', '.join(self.skus)}.", skus=list(self.skus))
+        super().__init__(f"Unknown or inactive SKU(s): {', '.join(skus)}.", skus=tuple(skus))
 
 
-class OutOfStock(CatalogError):
-    status = 409
-    slug = "out-of-stock"
+class OutOfStock(CatalogError, Conflict):
+    code = "out-of-stock"
     title = "Not enough stock."
+    skus: tuple[str, ...]
 
     def __init__(self, skus: list[str] | tuple[str, ...]):
-        self.skus = tuple(skus)
-        super().__init__(f"Not enough available for: {', '.join(self.skus)}.", skus=list(self.skus))
+        super().__init__(f"Not enough available for: {', '.join(skus)}.", skus=tuple(skus))
 
 
-class InvalidLines(CatalogError):
-    status = 422
-    slug = "invalid-stock-lines"
+class InvalidLines(CatalogError, Invalid):
+    code = "invalid-stock-lines"
     title = "The stock lines are invalid."
 
 
-class ReservationNotFound(CatalogError):
-    status = 404
-    slug = "reservation-not-found"
+class ReservationNotFound(CatalogError, NotFound):
+    code = "reservation-not-found"
     title = "No active reservation under this key."
+    key: str
 
     def __init__(self, key: str, detail: str = ""):
-        self.key = key
         super().__init__(detail or f"No active reservation under key {key!r}.", key=key)
 
 
-class ReservationExpired(ReservationNotFound):
+class ReservationExpired(CatalogError, Conflict):
     """The reservation's time ran out (whether or not the sweeper has released it yet)."""
 
-    status = 409
-    slug = "reservation-expired"
+    code = "reservation-expired"
     title = "The reservation has expired."
+    key: str
 
     def __init__(self, key: str):
-        super().__init__(key, f"The reservation under key {key!r} has expired.")
+        super().__init__(f"The reservation under key {key!r} has expired.", key=key)
 
 
-class ReservationCommitted(CatalogError):
+class ReservationCommitted(CatalogError, Conflict):
     """Releasing a reservation that already became a sale: the goods are sold, not held."""
 
-    status = 409
-    slug = "reservation-committed"
+    code = "reservation-committed"
     title = "The reservation is already committed."
+    key: str
 
     def __init__(self, key: str):
-        self.key = key
         super().__init__(f"The reservation under key {key!r} is already a sale.", key=key)
 
 
-class ReservationConflict(CatalogError):
+class ReservationConflict(CatalogError, Conflict):
     """A key was reused for different lines: an idempotency key names exactly one request."""
 
-    status = 409
-    slug = "reservation-key-conflict"
+    code = "reservation-key-conflict"
     title = "This key already reserved different lines."
+    key: str
 
     def __init__(self, key: str):
-        self.key = key
         super().__init__(f"Key {key!r} was already used to reserve different lines.", key=key)
 
 
-class StockAdjustmentRejected(CatalogError):
-    status = 409
-    slug = "stock-adjustment-rejected"
+class StockAdjustmentRejected(CatalogError, Conflict):
+    code = "stock-adjustment-rejected"
     title = "The adjustment would leave less on hand than is reserved."
 
 
-class ProductAlreadyExists(CatalogError):
-    status = 409
-    slug = "product-exists"
+class ProductAlreadyExists(CatalogError, Conflict):
+    code = "product-exists"
     title = "A product with this SKU or slug already exists."
 
 
-class CategoryNotFound(CatalogError):
-    status = 422
-    slug = "category-not-found"
+class CategoryNotFound(CatalogError, Invalid):
+    code = "category-not-found"
     title = "No such category."

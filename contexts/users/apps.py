@@ -18,8 +18,8 @@ class UsersConfig(ContextConfig):
     def ready(self) -> None:
         super().ready()
         from contexts.users import api
-        from integration.edge import auth
+        from integration import tokens
 
         # The durable source of every user's "tokens valid after" instant, for the edge to refill its
         # shared-cache copy from (an assignment: running ready() twice is harmless).
-        auth.register_valid_after_source(lambda user_id: api.user_tokens_valid_after(user_id=user_id))
+        tokens.register_valid_after_source(lambda user_id: api.user_tokens_valid_after(user_id=user_id))

@@ -4,7 +4,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from integration.edge.problems import DomainError
+from integration.errors import Conflict, ContextError, NotFound, Unauthenticated
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,39 +54,37 @@ class TokenPair:
     refresh: str
 
 
-class UsersError(DomainError):
-    """Base of the users context's errors."""
+class UsersError(ContextError):
+    """Root of the users context's errors; each concrete one is also a business kind from
+    integration.errors (which is how the edge picks its status)."""
 
 
-class UserNotFound(UsersError, LookupError):
-    status = 404
-    slug = "user-not-found"
+class UserNotFound(UsersError, NotFound, LookupError):
+    code = "user-not-found"
     title = "No such user."
 
 
-class EmailTaken(UsersError):
-    status = 400
-    slug = "email-taken"
+class EmailTaken(UsersError, Conflict):
+    code = "email-taken"
     title = "An account with this email already exists."
+    errors: dict[str, list[str]]
 
 
-class InvalidCredentials(UsersError):
-    status = 401
-    slug = "invalid-credentials"
+class InvalidCredentials(UsersError, Unauthenticated):
+    code = "invalid-credentials"
     title = "No active account has this email and password."
 
 
-class TokenInvalid(UsersError):
-    status = 401
-    slug = "token-not-valid"
+class TokenInvalid(UsersError, Unauthenticated):
+    code = "token-not-valid"
     title = "The token is not valid."
 
 
 class TokenRevoked(TokenInvalid):
-    slug = "token-revoked"
+    code = "token-revoked"
     title = "The token has been revoked."
 
 
 class TokenExpired(TokenInvalid):
-    slug = "token-expired"
+    code = "token-expired"
     title = "The token has expired."

@@ -13,7 +13,6 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -30,8 +29,8 @@ from contexts.users.data import (
 )
 from contexts.users.models import User
 from contexts.users.tokens import RefreshToken, token_pair_issue
-from integration import bus
-from integration.edge import auth as edge_auth
+from integration import bus, tokens
+from integration.text import normalize_email
 
 # What a user may change about themselves; everything else (email, roles, verification) is not theirs.
 PROFILE_FIELDS = frozenset(
@@ -53,7 +52,8 @@ def _password_checked(password: str, *, user: User, field: str) -> None:
 def user_register(
     *, email: str, password: str, first_name: str = "", last_name: str = "", locale: str = "en"
 ) -> User:
-    email = email.strip().lower()
+    # One account per address however it is spelled (fullwidth letters, a Unicode domain).
+    email = normalize_email(email)
     if User.objects.with_email(email).exists():
         raise _email_taken()
     _password_checked(
@@ -87,7 +87,7 @@ def _locked(user_id: uuid.UUID) -> User:
 def user_profile_update(*, user_id: uuid.UUID, changes: Mapping[str, Any]) -> User:
     unknown = set(changes) - PROFILE_FIELDS
     if unknown:
-        raise ValueError(f"not profile fields: {sorted(unknown)}")
+        raise ValidationError({name: ["This field cannot be changed here."] for name in sorted(unknown)})
     with transaction.atomic():
         user = _locked(user_id)
         changed = sorted(name for name, value in changes.items() if getattr(user, name) != value)
@@ -104,7 +104,7 @@ def _revoke_all(user: User) -> None:
     now = timezone.now()
     user.tokens_valid_after = now
     user.save(update_fields=["tokens_valid_after"])
-    edge_auth.user_tokens_revoke(user_id=user.id, valid_after=now)
+    tokens.user_tokens_revoke(user_id=user.id, valid_after=now)
 
 
 def user_password_change(*, user_id: uuid.UUID, current_password: str, new_password: str) -> TokenPair:
@@ -150,10 +150,10 @@ def token_obtain(*, email: str, password: str) -> TokenPair:
 def _refresh_decoded(raw: str) -> RefreshToken:
     try:
         token = RefreshToken(raw)
-        edge_auth.claims_checked(token.payload)
+        tokens.claims_parse(token.payload)
     except ExpiredTokenError:
         raise TokenExpired() from None
-    except (TokenError, AuthenticationFailed):
+    except (TokenError, tokens.ClaimsInvalid):
         raise TokenInvalid() from None
     return token
 
@@ -162,8 +162,8 @@ def token_refresh(*, refresh: str) -> TokenPair:
     """Rotate: the refresh token is used up (blacklisted) and a new pair issued, once per token."""
     token = _refresh_decoded(refresh)
     try:
-        edge_auth.ensure_not_revoked(token.payload)
-    except edge_auth.TokenRevoked:
+        tokens.ensure_not_revoked(token.payload)
+    except tokens.TokenRevoked:
         raise TokenRevoked() from None
     with transaction.atomic():
         # The row lock serialises concurrent rotations of this token: the second sees the blacklist.
@@ -197,7 +197,7 @@ def token_logout(*, user_id: uuid.UUID, access_claims: Mapping[str, Any], refres
         raise ValidationError({"refresh": ["This is not a valid refresh token."]}) from None
     if token is not None and str(token[jwt_settings.USER_ID_CLAIM]) != str(user_id):
         raise ValidationError({"refresh": ["This refresh token belongs to another user."]})
-    edge_auth.token_deny(jti=access_claims["jti"], expires_at=access_claims["exp"])
+    tokens.token_deny(jti=access_claims["jti"], expires_at=access_claims["exp"])
     if token is not None:
         token.blacklist()
 

@@ -11,7 +11,7 @@ from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from contexts.users.data import TokenPair
 from contexts.users.models import User
-from integration.edge.auth import ROLES_CLAIM
+from integration.tokens import ROLES_CLAIM
 
 
 class _PreciseIssuedAt:

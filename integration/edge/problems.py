@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import set_rollback
 
-from integration import correlation
+from integration import codec, correlation, errors
 
 CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://errors.shop.example/"
@@ -37,20 +37,33 @@ _DEFAULT_SLUGS = {
 }
 
 
-class DomainError(Exception):
-    """Base for a context's errors that map to a client error at the edge.
+# The one table from an error's kind to its HTTP status. Context errors know no HTTP: the most specific
+# kind in an error's class hierarchy decides (integration.errors). Its problem `type` is its `code`.
+STATUS_BY_KIND: dict[type[errors.ContextError], int] = {
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.PreconditionFailed: 412,
+    errors.Invalid: 422,
+    errors.Unauthenticated: 401,
+    errors.Forbidden: 403,
+    errors.BusinessError: 400,
+    errors.TransientError: 503,
+}
 
-    Subclasses set `status` and `slug` (the stable `type`), and may pass `extra` fields.
-    """
 
-    status = 400
-    slug = "bad-request"
-    title = ""
+def status_of(exc: errors.ContextError) -> int:
+    """The HTTP status of a context error: the first kind in its MRO found in STATUS_BY_KIND."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_KIND:
+            return STATUS_BY_KIND[cls]
+    return 500
 
-    def __init__(self, detail: str = "", **extra: Any):
-        super().__init__(detail or self.title or self.slug)
-        self.detail = detail or self.title or self.slug
-        self.extra = extra
+
+def context_error_problem(exc: errors.ContextError) -> tuple[int, dict[str, Any]]:
+    """(status, problem body) of a context error: its code as the `type`, its fields as members."""
+    status = status_of(exc)
+    fields = codec.to_primitive(exc.fields)
+    return status, problem(status, slug=exc.code, title=exc.title or None, detail=exc.detail, **fields)
 
 
 def problem(
@@ -104,7 +117,7 @@ def _flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's EXCEPTION_HANDLER: APIExceptions and domain errors as problem+json.
+    """DRF's EXCEPTION_HANDLER: APIExceptions and context errors as problem+json.
 
     Anything else is left to propagate, and the edge middleware answers a generic 500 problem.
     """
@@ -117,10 +130,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.ValidationError(as_serializer_error(exc))
 
     headers: dict[str, str] = {}
-    if isinstance(exc, DomainError):
+    if isinstance(exc, errors.ContextError):
         set_rollback()
-        body = problem(exc.status, slug=exc.slug, title=exc.title or None, detail=exc.detail, **exc.extra)
-        return Response(body, status=exc.status, content_type=CONTENT_TYPE)
+        status, body = context_error_problem(exc)
+        if isinstance(exc, errors.TransientError):
+            headers["Retry-After"] = str(max(1, int(exc.fields.get("retry_after") or 1)))
+        return Response(body, status=status, headers=headers, content_type=CONTENT_TYPE)
     if not isinstance(exc, exceptions.APIException):
         return None
 
@@ -132,13 +147,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     status = exc.status_code
     code = exc.get_codes() if not isinstance(exc, exceptions.ValidationError) else "invalid"
     if isinstance(exc, exceptions.ValidationError):
-        errors = _flatten_errors(exc.detail)
         body = problem(
             status,
             slug="validation-error",
             title="Your request has invalid fields.",
             detail="See `errors` for what to correct.",
-            errors=errors,
+            errors=_flatten_errors(exc.detail),
         )
     else:
         slug = _DEFAULT_SLUGS.get(status)

@@ -5,21 +5,31 @@ limit is the default throttle of every DRF view: per user when the token is vali
 otherwise (see integration.edge.clientip). Login and registration add stricter buckets. Rates are
 settings (RATE_LIMITS) in django-ratelimit's notation, e.g. "5/m" or "10/h".
 
+Password guessing has one budget per account, whichever door checks the password: the API's token
+endpoint, the admin's login form, and the two password-change forms (API and admin) that check the
+current password. All of them count in the same per-account bucket, keyed by the address in its one
+normal form (integration.text.normalize_email, so "Quinn@ｅｘａｍｐｌｅ.com" is quinn@example.com's
+bucket), and the login doors also share one per-IP bucket. The price: anyone can spend an account's
+budget and keep its owner from logging in for the rest of the window (a minute by default), which is
+the usual trade against unlimited guessing.
+
 django-ratelimit counts in fixed windows (each key's window is offset by a hash of the key), so
 Retry-After is the number of seconds until the window that refused the request resets.
 """
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from django.conf import settings
 from django.http import HttpResponse
 from django_ratelimit.core import _split_rate, get_usage
+from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
-from integration.edge.auth import CacheUnavailable
 from integration.edge.clientip import bucket_ip
 from integration.logging import get_logger
+from integration.text import normalize_email
+from integration.tokens import CacheUnavailable
 
 log = get_logger(__name__)
 
@@ -55,7 +65,14 @@ def count(request, buckets: Iterator[Bucket]) -> float:
     return wait
 
 
-class _BucketThrottle(BaseThrottle):
+def enforce(request, buckets: Iterator[Bucket]) -> None:
+    """count(), for code that is not a throttle: raises DRF's Throttled (429, Retry-After) if over."""
+    wait = count(request, buckets)
+    if wait:
+        raise Throttled(wait=wait)
+
+
+class BucketThrottle(BaseThrottle):
     """Counts the request in each of its buckets; refused if any bucket is over its rate."""
 
     def buckets(self, request, view) -> Iterator[Bucket]:
@@ -69,7 +86,7 @@ class _BucketThrottle(BaseThrottle):
         return max(1, self._wait)
 
 
-class ApiRateThrottle(_BucketThrottle):
+class ApiRateThrottle(BucketThrottle):
     """Every API request: one bucket per authenticated user, one per anonymous client IP."""
 
     def buckets(self, request, view) -> Iterator[Bucket]:
@@ -80,41 +97,61 @@ class ApiRateThrottle(_BucketThrottle):
             yield "api.anon", bucket_ip(request), rate("API_ANON")
 
 
-def login_buckets(request, login: object, *, group: str) -> Iterator[Bucket]:
-    """Password guessing: per client IP and per login name, whatever the outcome of the attempt."""
-    yield f"{group}.ip", bucket_ip(request), rate("LOGIN_PER_IP")
+def account_buckets(login: object) -> Iterator[Bucket]:
+    """The account's password-guessing budget: one bucket per normalised address, for every door."""
     if isinstance(login, str) and login.strip():
-        yield f"{group}.email", login.strip().lower(), rate("LOGIN_PER_EMAIL")
+        yield "password.account", normalize_email(login), rate("LOGIN_PER_EMAIL")
 
 
-class LoginRateThrottle(_BucketThrottle):
+def login_buckets(request, login: object) -> Iterator[Bucket]:
+    """A login attempt, whatever its outcome and door: the client IP's bucket and the account's."""
+    yield "login.ip", bucket_ip(request), rate("LOGIN_PER_IP")
+    yield from account_buckets(login)
+
+
+class LoginRateThrottle(BucketThrottle):
     """The API's token endpoint: the login buckets, keyed by the email in the JSON body."""
 
     def buckets(self, request, view) -> Iterator[Bucket]:
         data = request.data
-        return login_buckets(
-            request, data.get("email") if isinstance(data, dict) else None, group="auth.login"
-        )
+        return login_buckets(request, data.get("email") if isinstance(data, dict) else None)
 
 
-class RegisterRateThrottle(_BucketThrottle):
+class RegisterRateThrottle(BucketThrottle):
     """Account creation: per client IP."""
 
     def buckets(self, request, view) -> Iterator[Bucket]:
         yield "auth.register.ip", bucket_ip(request), rate("REGISTER_PER_IP")
 
 
-def login_limited(view):
-    """Wrap a form login view (the admin's) in the login buckets: per client IP and per username."""
+def _form_limited(view, buckets_of: Callable[[object], Iterator[Bucket]]):
+    """Wrap a Django form view: each POST counts in buckets_of(request); over the rate, a plain 429."""
 
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
         if request.method == "POST":
-            wait = count(request, login_buckets(request, request.POST.get("username"), group="admin.login"))
+            wait = count(request, buckets_of(request))
             if wait:
-                response = HttpResponse("Too many login attempts; try again later.", status=429)
+                response = HttpResponse("Too many attempts; try again later.", status=429)
                 response["Retry-After"] = str(int(wait))
                 return response
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def login_limited(view):
+    """A form login view (the admin's): the same login buckets as the API, keyed by the username."""
+    return _form_limited(view, lambda request: login_buckets(request, request.POST.get("username")))
+
+
+def password_change_limited(view):
+    """A form that checks the signed-in user's current password (the admin's password change): it
+    spends that account's budget, as a login would."""
+
+    def buckets_of(request) -> Iterator[Bucket]:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            yield from account_buckets(user.get_username())
+
+    return _form_limited(view, buckets_of)

@@ -10,7 +10,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from contexts.catalog import services
 from contexts.catalog.models import Movement
-from integration.edge.auth import user_tokens_revoke
+from integration.tokens import user_tokens_revoke
 
 STAFF_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
 CUSTOMER_ID = uuid.UUID("00000000-0000-4000-8000-000000000002")

@@ -50,7 +50,7 @@ def test_register_answers_the_user_without_any_password():
 def test_a_duplicate_email_is_400_whatever_its_case():
     client = APIClient()
     assert _register(client).status_code == 201
-    body = assert_problem(_register(client, email="NEW@Example.COM"), 400, "email-taken")
+    body = assert_problem(_register(client, email="NEW@Example.COM"), 409, "email-taken")
     assert "email" in body["errors"]
     assert User.objects.count() == 1
 

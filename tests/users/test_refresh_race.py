@@ -10,7 +10,7 @@ from django.utils import timezone
 from contexts.users import services
 from contexts.users.data import TokenRevoked
 from contexts.users.tokens import token_pair_issue
-from integration.edge import auth as edge_auth
+from integration import tokens as edge_auth
 from tests.users.conftest import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from contexts.users import services
 from contexts.users.models import User
 from contexts.users.tokens import token_pair_issue
-from integration.edge import auth
+from integration import tokens as auth
 from tests.users.conftest import assert_problem, bearer_client
 
 pytestmark = pytest.mark.django_db
