@@ -15,8 +15,13 @@ class IntegrationConfig(AppConfig):
     def ready(self) -> None:
         # checks, worker and schema are imported for their side effects: deploy checks, Celery signal
         # handlers, the OpenAPI extension.
-        from integration import checks, embedded, worker  # noqa: F401
+        from integration import checks, embedded, tasks, worker  # noqa: F401
+        from integration.bus import core
         from integration.edge import schema  # noqa: F401
+
+        # The one place the relay learns how to hand a delivery to the broker (core cannot import the
+        # task module, which imports core). Tests swap it with integration.bus.use_enqueue().
+        core.configure(enqueue=tasks.enqueue_delivery)
 
         # The embedded default has no beat process: the dev server runs the periodic tasks itself.
         if worker.tasks_run_eagerly() and embedded.should_start(sys.argv, dict(os.environ)):

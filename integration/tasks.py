@@ -1,4 +1,8 @@
-"""Celery tasks of the bus: thin interfaces over integration.bus (load ids, call, decide retry)."""
+"""Celery tasks of the bus: thin interfaces over integration.bus (load ids, call, decide retry).
+
+This module imports the bus, never the other way round: the relay learns how to enqueue a delivery
+from `enqueue_delivery`, which the integration app's ready() hands to `core.configure()`.
+"""
 
 from celery import shared_task
 
@@ -15,3 +19,28 @@ def deliver_event(delivery_id: int) -> str:
 @shared_task(name="integration.sweep_outbox", ignore_result=True)
 def sweep_outbox() -> int:
     return core.sweep_outbox()
+
+
+def enqueue_delivery(
+    *, delivery_id: int, queue: str, correlation_id: str, countdown: float | None = None
+) -> None:
+    """Send one delivery as a deliver_event task on the subscriber's queue (core.Enqueue).
+
+    `countdown` is in seconds (a retry's backoff); the correlation id travels as a message header
+    that the worker binds again.
+    """
+    deliver_event.apply_async(
+        args=(delivery_id,),
+        queue=queue,
+        routing_key=queue,
+        countdown=countdown,
+        headers={"x_correlation_id": correlation_id},
+    )
+
+
+@shared_task(name="integration.purge_idempotency_keys", ignore_result=True)
+def purge_idempotency_keys() -> int:
+    """Delete Idempotency-Keys past IDEMPOTENCY["RETENTION_SECONDS"] (beat, hourly by default)."""
+    from integration.idempotency import core as idempotency
+
+    return idempotency.keys_purge()

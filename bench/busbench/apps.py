@@ -12,5 +12,5 @@ class BusBenchConfig(AppConfig):
         from integration.bus import registry
 
         registry.register_event(handlers.Measured)
-        registry.subscribe_map(context="benchbus", subscriptions=handlers.SUBSCRIPTIONS)
+        registry.subscribe_module(context="benchbus", module=handlers)
         from bench.busbench import tasks  # noqa: F401

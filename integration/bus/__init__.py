@@ -2,7 +2,8 @@
 
 Contexts use `publish(event)` inside their business transaction and declare subscriptions in their
 handlers module; everything else here is the machinery that makes delivery at-least-once and
-deduplicated per handler.
+deduplicated per handler. The relay's way to the broker is wired once at start-up (`configure`, from
+the integration app's ready()); tests hand deliveries elsewhere with `use_enqueue(fn)`.
 """
 
 from integration.bus.registry import (
@@ -10,6 +11,7 @@ from integration.bus.registry import (
     RegistryError,
     Subscription,
     UnknownEventType,
+    UnknownSubscription,
     event_type_named,
     event_type_of,
     event_types,
@@ -17,19 +19,27 @@ from integration.bus.registry import (
     register_events_from,
     subscribe,
     subscribe_map,
+    subscribe_module,
     subscribers,
 )
 
 # The machinery needs the ORM, which AppConfig modules (importing the registry) must not load early.
 _CORE = {
+    "Enqueue",
     "Envelope",
+    "EventTypeNotRegistered",
+    "HandlerNotSubscribed",
+    "MalformedPayload",
     "PermanentDeliveryError",
+    "configure",
     "deliver",
     "dispatch_message",
+    "enqueue_function",
     "outbox_lag_seconds",
     "publish",
     "replay",
     "sweep_outbox",
+    "use_enqueue",
 }
 
 
@@ -42,14 +52,21 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "Enqueue",
     "Envelope",
     "EventType",
+    "EventTypeNotRegistered",
+    "HandlerNotSubscribed",
+    "MalformedPayload",
     "PermanentDeliveryError",
     "RegistryError",
     "Subscription",
     "UnknownEventType",
+    "UnknownSubscription",
+    "configure",
     "deliver",
     "dispatch_message",
+    "enqueue_function",
     "event_type_named",
     "event_type_of",
     "event_types",
@@ -60,6 +77,8 @@ __all__ = [
     "replay",
     "subscribe",
     "subscribe_map",
+    "subscribe_module",
     "subscribers",
     "sweep_outbox",
+    "use_enqueue",
 ]

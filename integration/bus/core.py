@@ -6,6 +6,7 @@ handler in its own transaction together with the inbox record and the delivery's
 redelivered event has no second effect. The periodic sweep resends whatever a crash left behind.
 """
 
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -13,8 +14,9 @@ import json
 import random
 import traceback
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -47,7 +49,31 @@ class Envelope:
 
 
 class PermanentDeliveryError(Exception):
-    """Retrying cannot help (the payload does not decode): dead-letter at once."""
+    """Retrying cannot help: dead-letter at once, with this message as the delivery's last_error.
+
+    Each kind's message starts with a fixed phrase (the REASONS below) that operators filter by.
+    """
+
+
+class HandlerNotSubscribed(PermanentDeliveryError):
+    """The delivery names a handler this process does not have: renamed or removed by a deploy."""
+
+
+class EventTypeNotRegistered(PermanentDeliveryError):
+    """The event's type has no class in this process: renamed, removed, or from a newer publisher."""
+
+
+class MalformedPayload(PermanentDeliveryError):
+    """The stored payload does not decode into its event class."""
+
+
+# How last_error starts for each permanent reason: (label, regular expression), for the admin's filter.
+# A handler's own failure is recorded as its traceback instead.
+REASONS = {
+    "handler-missing": ("handler not subscribed here", r"^handler '[^']+' is not subscribed"),
+    "event-type-missing": ("event type not registered here", r"^event type '[^']+' is not registered"),
+    "malformed-payload": ("malformed payload", r"^malformed payload for "),
+}
 
 
 def _conf(key: str) -> Any:
@@ -141,16 +167,49 @@ _DELIVERIES_INSERT = (
 # --- relay -------------------------------------------------------------------------------------------
 
 
-def _enqueue(delivery_id: int, queue: str, correlation_id: str, countdown: float | None = None) -> None:
-    from integration.tasks import deliver_event  # the task module imports this one
+class Enqueue(Protocol):
+    """Hands one delivery to the broker: a task on `queue`, run after `countdown` seconds if given."""
 
-    deliver_event.apply_async(
-        args=(delivery_id,),
-        queue=queue,
-        routing_key=queue,
-        countdown=countdown,
-        headers={"x_correlation_id": correlation_id},
-    )
+    def __call__(
+        self, *, delivery_id: int, queue: str, correlation_id: str, countdown: float | None = None
+    ) -> None: ...
+
+
+# Wired once at start-up by the integration app's ready() (to integration.tasks.enqueue_delivery):
+# the task module imports this one, so this one must not import it back.
+_enqueue_fn: Enqueue | None = None
+
+
+def configure(*, enqueue: Enqueue) -> None:
+    """Set the function the relay hands deliveries to. Called from one bootstrap place, at start-up."""
+    global _enqueue_fn
+    _enqueue_fn = enqueue
+
+
+def enqueue_function() -> Enqueue | None:
+    """The function the relay hands deliveries to now (None until start-up wired one)."""
+    return _enqueue_fn
+
+
+@contextlib.contextmanager
+def use_enqueue(enqueue: Enqueue) -> Iterator[Enqueue]:
+    """Within the block, hand deliveries to `enqueue` instead (tests: record instead of sending)."""
+    global _enqueue_fn
+    previous = _enqueue_fn
+    _enqueue_fn = enqueue
+    try:
+        yield enqueue
+    finally:
+        _enqueue_fn = previous
+
+
+def _enqueue(delivery_id: int, queue: str, correlation_id: str, countdown: float | None = None) -> None:
+    if _enqueue_fn is None:
+        raise RuntimeError(
+            "the bus has no enqueue function: integration's AppConfig.ready() wires it with"
+            " core.configure(enqueue=...); is 'integration' in INSTALLED_APPS and django.setup() done?"
+        )
+    _enqueue_fn(delivery_id=delivery_id, queue=queue, correlation_id=correlation_id, countdown=countdown)
 
 
 def _send(messages: list[OutboxMessage]) -> int:
@@ -288,11 +347,7 @@ def deliver(delivery_id: int) -> Outcome:
             status, handler, envelope = claimed
             if status in (Status.DELIVERED, Status.DEAD):
                 return Outcome(status)
-            try:
-                event = codec.from_primitive(registry.event_type_named(envelope.type).cls, envelope.payload)
-            except codec.CodecError as exc:
-                raise PermanentDeliveryError(f"malformed payload for {envelope.type}: {exc}") from exc
-            subscription = registry.subscription(handler)
+            subscription, event = _resolve(handler, envelope)
             # Marked delivered before the handler runs: it is one transaction, so a failing handler
             # takes the mark (and the inbox row) back with it.
             if _inbox_record_and_mark_delivered(delivery_id, handler, envelope.id):
@@ -301,6 +356,36 @@ def deliver(delivery_id: int) -> Outcome:
             return Outcome(Status.DELIVERED)
     except Exception as exc:  # a handler's failure, whatever it is, is recorded, never lost
         return _record_failure(delivery_id, exc)
+
+
+def _resolve(handler: str, envelope: Envelope) -> tuple[registry.Subscription, Any]:
+    """The subscription a delivery names and its decoded event; PermanentDeliveryError if either is
+    missing from this process or the payload does not fit. Dictionary lookups only: no query."""
+    try:
+        subscription = registry.subscription(handler)
+    except registry.UnknownSubscription:
+        raise HandlerNotSubscribed(
+            f"handler {handler!r} is not subscribed in this process: renamed or removed? Replay this"
+            " delivery once a handler of that name is deployed (README: renaming a handler)."
+        ) from None
+    try:
+        etype = registry.event_type_named(envelope.type)
+    except registry.UnknownEventType:
+        raise EventTypeNotRegistered(
+            f"event type {envelope.type!r} is not registered in this process: renamed or removed?"
+            " Replay this delivery once its event class is deployed again."
+        ) from None
+    if subscription.event_type != etype.type_name:
+        # The name now belongs to a handler of another event type (say, moved to a .v2 event): calling
+        # it with this event would hand it a payload it does not expect.
+        raise HandlerNotSubscribed(
+            f"handler {handler!r} is not subscribed to {envelope.type} in this process (it now handles"
+            f" {subscription.event_type}): renamed or removed?"
+        )
+    try:
+        return subscription, codec.from_primitive(etype.cls, envelope.payload)
+    except codec.CodecError as exc:
+        raise MalformedPayload(f"malformed payload for {envelope.type}: {exc}") from exc
 
 
 # The delivery hot path runs once per event per subscriber, so its statements are written out in SQL
@@ -362,8 +447,15 @@ def _inbox_record_and_mark_delivered(delivery_id: int, handler: str, event_id: u
 
 
 def _record_failure(delivery_id: int, exc: Exception) -> Outcome:
+    permanent = isinstance(exc, PermanentDeliveryError)
     error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
+    # A permanent reason is about the wiring or the data, not a bug in the bus: its message is the
+    # whole story, and it leads last_error so operators can filter on it. A handler's failure keeps
+    # its traceback (its tail: the exception line is last).
+    if permanent:
+        detail = str(exc)[:4000]
+    else:
+        detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(of=("self",)).select_related("message").get(id=delivery_id)
@@ -372,7 +464,6 @@ def _record_failure(delivery_id: int, exc: Exception) -> Outcome:
             return Outcome(delivery.status)
         delivery.attempts += 1
         delivery.last_error = detail
-        permanent = isinstance(exc, PermanentDeliveryError)
         if permanent or delivery.attempts >= _conf("MAX_ATTEMPTS"):
             delivery.status = Status.DEAD
             delivery.next_attempt_at = None

@@ -157,3 +157,23 @@ def test_worker_connections_are_reused_across_tasks_and_replaced_when_broken(cel
     new_pids = set(Effect.objects.filter(event_id=event_id).values_list("backend_pid", flat=True))
     assert new_pids.isdisjoint(pids)
     assert Delivery.objects.get(message_id=event_id, handler="testbus.on_pinged_a").attempts == 1
+
+
+def test_a_delivery_for_a_handler_the_worker_does_not_have_is_dead_lettered_at_once(
+    celery_worker_process, testbus, monkeypatch
+):
+    # Stored before a deploy renamed the handler: the worker's code no longer has that name.
+    monkeypatch.setattr(core, "dispatch_message", lambda *args, **kwargs: None)
+    with transaction.atomic():
+        event_id = bus.publish(events.Pinged(n=6))
+    gone = Delivery.objects.create(message_id=event_id, handler="testbus.on_pinged_renamed", queue="testbus")
+
+    deliver_event.apply_async((gone.id,), queue=gone.queue)
+
+    wait_until(lambda: Delivery.objects.get(id=gone.id).status == "dead", message="dead-lettering")
+    gone.refresh_from_db()
+    assert gone.attempts == 1  # not the worker's 3 attempts: retrying cannot bring the handler back
+    assert gone.last_error.startswith(
+        "handler 'testbus.on_pinged_renamed' is not subscribed in this process: renamed or removed?"
+    )
+    assert OutboxMessage.objects.filter(id=event_id).exists()

@@ -1,4 +1,5 @@
-"""Wiring: Celery's reliability settings and routing, and the production settings' deploy checks."""
+"""Wiring: Celery's reliability settings and routing, the bus's start-up wiring, and the production
+settings' deploy checks."""
 
 import os
 import re
@@ -38,6 +39,33 @@ def test_every_project_task_is_named_context_verb_noun_and_routed_to_its_context
     declared = {q.name for q in settings.CELERY_TASK_QUEUES}
     assert declared >= CONTEXT_QUEUES
     assert all(q.durable for q in settings.CELERY_TASK_QUEUES)
+
+
+def test_the_bus_does_not_import_its_task_module_even_lazily_or_indirectly():
+    """The relay's enqueue function is handed to the bus at start-up (integration's ready()), so the
+    bus package never imports integration.tasks, which imports it: no import cycle."""
+    import grimp
+
+    graph = grimp.build_graph("integration", cache_dir=None)  # every import statement, in functions too
+    chain = graph.find_shortest_chain(
+        importer="integration.bus", imported="integration.tasks", as_packages=True
+    )
+    assert chain is None, f"the bus imports its tasks: {' -> '.join(chain)}"
+    assert graph.direct_import_exists(importer="integration.tasks", imported="integration.bus.core")
+
+
+def test_the_relay_is_wired_once_at_start_up_in_every_process():
+    # A fresh process, as a worker or web server starts: django.setup() runs integration's ready().
+    code = (
+        "import django; django.setup();"
+        "from integration import bus, tasks;"
+        "print(bus.enqueue_function() is tasks.enqueue_delivery)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
 
 
 def test_beat_schedules_the_outbox_sweep():

@@ -1,0 +1,1 @@
+"""A context whose handlers module misspells SUBSCRIPTIONS: it must not start deaf."""

@@ -1,0 +1,6 @@
+from integration.contexts import ContextConfig
+
+
+class MissingMapConfig(ContextConfig):
+    name = "tests.busapp.wiring.missing_map"
+    label = "missing_map"
