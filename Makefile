@@ -27,6 +27,7 @@ help:
 	@echo "make test   - lint, import contracts, migration check and the test suite on the real services"
 	@echo "make worker / beat / web - the real topology's processes (set DATABASE_URL, CELERY_BROKER_URL, CACHE_URL)"
 	@echo "make bench-bus / bench-auth / bench-catalog - benchmarks (print figures and ratios)"
+	@echo "make stub-provider - a fake provider on :$${STUB_PORT:-9100} to steer outbound failures by hand"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null \
@@ -94,6 +95,11 @@ bench-auth: install-dev
 
 bench-catalog: install-dev
 	$(TEST_ENV) $(PY) bench/bench_catalog.py
+
+# A fake provider on loopback for trying outbound failure paths by hand (integration/resilience/stub.py).
+.PHONY: stub-provider
+stub-provider: install
+	$(PY) -m integration.resilience.stub --host $(HOST) --port $${STUB_PORT:-9100}
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .pytest_cache .ruff_cache

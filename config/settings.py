@@ -355,6 +355,33 @@ CELERY_BEAT_SCHEDULE["integration.purge_idempotency_keys"] = {
     "schedule": env.float("IDEMPOTENCY_PURGE_SECONDS", default=3600.0),
 }
 
+# --- Outbound HTTP: providers and extracted contexts (integration.resilience) ---------------------
+# Per dependency: timeouts (seconds), attempts (the first included) and backoff between them, the
+# longest Retry-After worth waiting for, and the circuit breaker, whose state Redis shares with every
+# process. A dependency's entry is merged over DEFAULTS; one without an entry gets DEFAULTS.
+RESILIENCE = {
+    "DEFAULTS": {
+        "base_url": "",
+        "connect_timeout": env.float("RESILIENCE_CONNECT_TIMEOUT", default=2.0),
+        "read_timeout": env.float("RESILIENCE_READ_TIMEOUT", default=5.0),
+        "max_attempts": env.int("RESILIENCE_MAX_ATTEMPTS", default=3),
+        "backoff_base": 0.2,
+        "backoff_max": 2.0,
+        "retry_after_cap": env.float("RESILIENCE_RETRY_AFTER_CAP", default=5.0),
+        "breaker": {
+            # Opens after fail_max consecutive failures, or when at least failure_rate of the calls in
+            # the last `window` seconds failed (once there were min_calls); a trial after reset_timeout.
+            "fail_max": env.int("RESILIENCE_BREAKER_FAIL_MAX", default=5),
+            "failure_rate": 0.5,
+            "window": 10.0,
+            "min_calls": 10,
+            "reset_timeout": env.float("RESILIENCE_BREAKER_RESET_TIMEOUT", default=30.0),
+        },
+    },
+    # {"<name>": {"base_url": "https://...", "read_timeout": 10, "breaker": {"fail_max": 3}}, ...}
+    "DEPENDENCIES": env.json("RESILIENCE_DEPENDENCIES", default={}),
+}
+
 # --- Logging (structlog, JSON in production, readable in development) ----------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOG_JSON = env.bool("LOG_JSON", default=not DEBUG)

@@ -1,0 +1,408 @@
+"""A stand-in for an outside provider on loopback, for tests and for trying failure paths by hand.
+
+    python -m integration.resilience.stub --port 9100        (or: make stub-provider)
+
+It answers like a well-behaved provider: GET (and other reads) echo what was asked; a POST is an
+"effect" that happens once per Idempotency-Key, and a repeat with the same key gets the first answer
+again (status and body, plus `Idempotent-Replayed: true`). It counts every call it receives per key.
+
+It can be told to misbehave, through /_stub/ control endpoints (JSON) or, in the same process, the
+StubProvider methods they call:
+
+    POST   /_stub/faults   {"latency": 5}                    add 5 s before answering the next call
+                           {"status": 503, "times": 3}       answer the next 3 calls 503
+                           {"status": 429, "retry_after": "2"}
+                           {"drop": "before"}                close the connection without answering
+                           {"drop": "after"}                 ... after performing the effect
+                           optional "method", "path" (a prefix) to aim at some calls; "times": null
+                           means until the faults are cleared; faults apply first come, first served
+    DELETE /_stub/faults                                     clear the faults
+    GET    /_stub/calls    {"total": 7, "keys": {"k1": 2}, "effects": {"k1": 1}, "max_in_flight": 1}
+    POST   /_stub/reset                                      forget everything
+
+Later issues play a payment provider or a carrier by subclassing StubProvider and overriding
+handle() (use effect() for their keyed writes). Standard library only: no Django, no settings.
+"""
+
+import argparse
+import contextlib
+import json
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from http import HTTPStatus
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
+
+CONTROL_PREFIX = "/_stub/"
+
+
+class DropConnection(Exception):
+    """Raised by the app to close the connection without a response (a provider crashing mid-call)."""
+
+
+@dataclass(kw_only=True)
+class Fault:
+    """Misbehaviour for the next `times` matching calls (None: until cleared).
+
+    latency: seconds to wait first. status: answer this instead (with `retry_after` as Retry-After).
+    drop: "before" closes the connection without doing anything, "after" does the call's effect and
+    then closes it without answering. method / path (a prefix): which calls it applies to (any if
+    None).
+    """
+
+    latency: float = 0.0
+    status: int | None = None
+    retry_after: str | None = None
+    drop: str | None = None
+    times: int | None = 1
+    method: str | None = None
+    path: str | None = None
+
+    def __post_init__(self):
+        if not (isinstance(self.latency, int | float) and 0 <= self.latency <= 600):
+            raise ValueError("latency is 0 to 600 seconds")
+        if self.status is not None and not (isinstance(self.status, int) and 200 <= self.status <= 599):
+            raise ValueError("status is an HTTP status from 200 to 599")
+        if self.drop not in (None, "before", "after"):
+            raise ValueError('drop is "before" or "after"')
+        if self.times is not None and not (isinstance(self.times, int) and self.times >= 1):
+            raise ValueError("times is a whole number of at least 1, or null")
+
+    def matches(self, request: "Request") -> bool:
+        return (self.method is None or self.method.upper() == request.method) and (
+            self.path is None or request.path.startswith(self.path)
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Request:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    @property
+    def key(self) -> str | None:
+        return self.headers.get("idempotency-key")
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Response:
+    status: int
+    body: Any = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class _Effect:
+    response: Response
+    count: int = 1
+
+
+@dataclass
+class _Counts:
+    total: int = 0
+    keys: Counter = field(default_factory=Counter)
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() of each call
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+
+class StubProvider:
+    """The WSGI application. Thread-safe: the server runs each connection on its own thread."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.reset()
+
+    # --- control (the /_stub/ endpoints call these; tests in the same process may too) ----------------
+    def reset(self) -> None:
+        with self._lock:
+            self._faults: list[Fault] = []
+            self._effects: dict[str, _Effect] = {}
+            self._counts = _Counts()
+
+    def add_fault(self, **fields: Any) -> Fault:
+        fault = Fault(**fields)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    @property
+    def total_calls(self) -> int:
+        return self._counts.total
+
+    def calls_for(self, key: str) -> int:
+        """Calls received with this Idempotency-Key."""
+        return self._counts.keys[key]
+
+    def effects_for(self, key: str) -> int:
+        """Times the effect keyed `key` was performed (1 however often it was asked)."""
+        effect = self._effects.get(key)
+        return effect.count if effect else 0
+
+    @property
+    def arrivals(self) -> list[float]:
+        return list(self._counts.arrivals)
+
+    @property
+    def max_in_flight(self) -> int:
+        return self._counts.max_in_flight
+
+    def summary(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "total": self._counts.total,
+                "keys": dict(self._counts.keys),
+                "effects": {key: effect.count for key, effect in self._effects.items()},
+                "max_in_flight": self._counts.max_in_flight,
+            }
+
+    # --- provider behaviour (override handle() to play a given provider) -------------------------------
+    def handle(self, request: Request) -> Response:
+        """A POST is an effect (once per key); any other method echoes the request."""
+        if request.method == "POST":
+            return self.effect(request, lambda: self.created(request))
+        return Response(status=200, body={"method": request.method, "path": request.path, "key": request.key})
+
+    def created(self, request: Request) -> Response:
+        try:
+            sent = request.json()
+        except ValueError:
+            sent = None
+        return Response(status=201, body={"id": str(uuid.uuid4()), "path": request.path, "request": sent})
+
+    def effect(self, request: Request, perform: Callable[[], Response]) -> Response:
+        """`perform()` once per idempotency key; a repeat gets the first response (replayed). Without a
+        key it is performed every time."""
+        key = request.key
+        if key is None:
+            return perform()
+        with self._lock:
+            stored = self._effects.get(key)
+            if stored is None:
+                stored = self._effects[key] = _Effect(response=perform())
+                return stored.response
+        headers = (*stored.response.headers, ("Idempotent-Replayed", "true"))
+        return Response(status=stored.response.status, body=stored.response.body, headers=headers)
+
+    # --- WSGI --------------------------------------------------------------------------------------------
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        request = _read(environ)
+        control = request.path.startswith(CONTROL_PREFIX)
+        response = self._control(request) if control else self._serve(request)
+        body = b"" if response.body is None else json.dumps(response.body).encode()
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            *response.headers,
+        ]
+        phrase = (
+            HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ else ""
+        )
+        start_response(f"{response.status} {phrase}".rstrip(), headers)
+        return [] if request.method == "HEAD" else [body]
+
+    def _serve(self, request: Request) -> Response:
+        with self._lock:
+            counts = self._counts
+            counts.total += 1
+            counts.arrivals.append(time.monotonic())
+            if request.key is not None:
+                counts.keys[request.key] += 1
+            counts.in_flight += 1
+            counts.max_in_flight = max(counts.max_in_flight, counts.in_flight)
+            fault = self._take_fault(request)
+        try:
+            if fault and fault.latency:
+                time.sleep(fault.latency)
+            if fault and fault.drop == "before":
+                raise DropConnection
+            if fault and fault.status:
+                headers = (("Retry-After", fault.retry_after),) if fault.retry_after else ()
+                response = Response(status=fault.status, body={"title": "Injected fault"}, headers=headers)
+            else:
+                response = self.handle(request)
+            if fault and fault.drop == "after":
+                raise DropConnection
+            return response
+        finally:
+            with self._lock:
+                counts.in_flight -= 1
+
+    def _take_fault(self, request: Request) -> Fault | None:
+        for fault in self._faults:
+            if fault.matches(request):
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times == 0:
+                        self._faults.remove(fault)
+                return fault
+        return None
+
+    def _control(self, request: Request) -> Response:
+        action = (request.method, request.path[len(CONTROL_PREFIX) :].strip("/"))
+        if action == ("GET", "calls"):
+            return Response(status=200, body=self.summary())
+        if action == ("POST", "reset"):
+            self.reset()
+            return Response(status=204)
+        if action == ("DELETE", "faults"):
+            self.clear_faults()
+            return Response(status=204)
+        if action == ("POST", "faults"):
+            try:
+                fields = request.json()
+                if not isinstance(fields, dict):
+                    raise ValueError("a fault is a JSON object")
+                fault = self.add_fault(**fields)
+            except (TypeError, ValueError) as exc:
+                return Response(status=400, body={"title": "Bad fault", "detail": str(exc)})
+            return Response(status=201, body={"fault": asdict(fault)})
+        return Response(status=404, body={"title": "No such control endpoint"})
+
+
+def _read(environ: dict) -> Request:
+    length = environ.get("CONTENT_LENGTH") or "0"
+    body = environ["wsgi.input"].read(int(length)) if length.isdigit() else b""
+    headers = {
+        name[5:].replace("_", "-").lower(): value
+        for name, value in environ.items()
+        if name.startswith("HTTP_")
+    }
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    return Request(
+        method=environ["REQUEST_METHOD"].upper(),
+        path=environ.get("PATH_INFO") or "/",
+        query=environ.get("QUERY_STRING", ""),
+        headers=headers,
+        body=body,
+    )
+
+
+# --- the server ------------------------------------------------------------------------------------------
+
+
+class _ServerHandler(ServerHandler):
+    def handle_error(self):
+        if isinstance(sys.exc_info()[1], DropConnection):
+            raise  # to _RequestHandler.handle, before any byte of a response is written
+        super().handle_error()
+
+    def close(self):
+        if self.status is None:  # dropped: nothing to log
+            self.result = self.headers = self.status = self.environ = None
+            self.bytes_sent = 0
+            self.headers_sent = False
+            return
+        super().close()
+
+
+class _RequestHandler(WSGIRequestHandler):
+    def handle(self):
+        # wsgiref's handle(), with a handler that lets the app drop the connection.
+        self.raw_requestline = self.rfile.readline(65537)
+        if len(self.raw_requestline) > 65536:
+            self.requestline = self.request_version = self.command = ""
+            self.send_error(414)
+            return
+        if not self.parse_request():
+            return
+        handler = _ServerHandler(
+            self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=True
+        )
+        handler.request_handler = self
+        try:
+            handler.run(self.server.get_app())
+        except DropConnection:
+            # Shut both ways now: the client sees the connection end with no response at all.
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+    def log_message(self, format, *args):
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    # Stopping must not wait for a call the stub is sleeping through (latency faults).
+    block_on_close = False
+    verbose = False
+
+    def handle_error(self, request, client_address):
+        # A client that gave up (its read timeout) while the stub slept is expected, not an error.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
+class StubServer:
+    """A StubProvider served on a thread: `with StubServer() as stub: ... stub.url ... stub.app`.
+
+    port 0 picks a free port; the URL is then known after start().
+    """
+
+    def __init__(self, app: StubProvider | None = None, *, host: str = "127.0.0.1", port: int = 0):
+        self.app = app or StubProvider()
+        self._server = _ThreadingServer((host, port), _RequestHandler)
+        self._server.set_app(self.app)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "StubServer":
+        self._thread = threading.Thread(target=self._server.serve_forever, name="stub-provider", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "StubServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the stub provider (control endpoints under /_stub/).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9100)
+    args = parser.parse_args(argv)
+    server = _ThreadingServer((args.host, args.port), _RequestHandler)
+    server.verbose = True
+    server.set_app(StubProvider())
+    print(f"Stub provider on http://{args.host}:{args.port}/ (control: {CONTROL_PREFIX}faults, calls, reset)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
