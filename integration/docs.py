@@ -13,6 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from integration import services
 from integration.bus import registry
 from integration.bus.core import event_fields
 from integration.contexts import context_configs
@@ -66,7 +67,7 @@ def _value_types(classes) -> list[type]:
 
 
 def context_map() -> str:
-    """Each context in settings order: responsibilities, owned tables, dependencies, events."""
+    """Each context in settings order: responsibilities, owned tables, interface, dependencies, events."""
     lines = [
         "### Context map",
         "",
@@ -80,6 +81,8 @@ def context_map() -> str:
         lines.append("- **Responsibilities:**" + ("" if boundary.responsibilities else f" {NONE}"))
         lines += [f"  - {responsibility}" for responsibility in boundary.responsibilities]
         lines.append(f"- **Owns tables:** {_codes(sorted(boundary.owns_tables))}")
+        interface = [f"{op.name}({', '.join(op.parameters)})" for op in services.operations(boundary.name)]
+        lines.append(f"- **Interface (`api.py`):** {_codes(interface)}")
         lines.append(f"- **Depends on:** {_codes(sorted(boundary.depends_on))}")
         lines.append(f"- **Publishes:** {_codes(sorted(boundary.publishes))}")
         lines.append(f"- **Subscribes to:** {_codes(sorted(boundary.subscribes_to))}")

@@ -126,6 +126,11 @@ def operation(context: str) -> Callable[[F], F]:
     return register
 
 
+def unregister(context: str, name: str) -> None:
+    """Forget an operation (tests that register throwaway operations clean up with this)."""
+    _operations.pop((context, name), None)
+
+
 def register_errors_from(module: Any) -> list[type[errors.ContextError]]:
     """Make every ContextError class a module (a context's api) exposes decodable after a round trip."""
     found = [

@@ -81,6 +81,8 @@ VIOLATIONS = {
     "contexts/catalog/models.py": "\nfrom contexts.users import models as _users_models  # noqa\n",
     "integration/leak.py": '"""Imports a context."""\n\nimport contexts.orders.api  # noqa\n',
     "contexts/orders/events.py": "\nimport django  # noqa\n",
+    "contexts/users/selectors.py": "\nimport rest_framework  # noqa\n",
+    "contexts/catalog/api.py": "\nfrom integration.edge import problems as _problems  # noqa\n",
 }
 
 
@@ -132,3 +134,5 @@ def test_a_deliberate_violation_of_each_contract_fails_the_linter(tmp_path):
     assert "contexts.catalog.models -> contexts.users.models" in output
     assert "integration.leak -> contexts.orders.api" in output
     assert "contexts.orders.events -> django" in output
+    assert "contexts.users.selectors -> rest_framework" in output
+    assert "contexts.catalog.api -> integration.edge.problems" in output

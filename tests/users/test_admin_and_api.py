@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from contexts.users import api
 from contexts.users.tokens import token_pair_issue
+from integration.codec import CodecError
 from tests.users.conftest import UserFactory, assert_problem, bearer_client
 
 pytestmark = pytest.mark.django_db
@@ -77,6 +78,12 @@ def test_api_raises_user_not_found_for_an_unknown_id():
     with pytest.raises(api.UserNotFound):
         api.user_get(user_id=uuid.uuid4())
     with pytest.raises(api.UserNotFound):
+        api.user_contact(user_id=uuid.uuid4())
+
+
+def test_a_malformed_id_is_refused_at_the_interface_naming_the_argument():
+    # What could not cross a wire fails here, as it would over HTTP (SERVICES["CODEC_ROUND_TRIP"]).
+    with pytest.raises(CodecError, match=r"users.user_contact\(user_id\)"):
         api.user_contact(user_id="not-a-uuid")
 
 

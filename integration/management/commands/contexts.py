@@ -1,4 +1,5 @@
-"""Print the context map (responsibilities, tables, dependencies, events of each context) as markdown."""
+"""Print the context map (responsibilities, tables, service interface, dependencies, events of each
+context) as markdown."""
 
 from integration import docs
 
@@ -6,7 +7,7 @@ from integration import docs
 class Command(docs.GeneratedDocCommand):
     help = (
         "Print the context map: for each bounded context its responsibilities, owned tables, "
-        "declared dependencies, published and subscribed events."
+        "service interface (its api functions), declared dependencies, published and subscribed events."
     )
     marker = "contexts"
     refresh_hint = "run `python manage.py contexts --write-readme` (or `make docs`)"
