@@ -1,5 +1,6 @@
 """Django discovers the integration app's tables here; they live with the mechanism that owns them."""
 
 from integration.bus.models import Delivery, InboxRecord, OutboxMessage
+from integration.idempotency.models import IdempotencyKey
 
-__all__ = ["Delivery", "InboxRecord", "OutboxMessage"]
+__all__ = ["Delivery", "IdempotencyKey", "InboxRecord", "OutboxMessage"]
