@@ -1,4 +1,9 @@
-"""Liveness and readiness. Liveness checks nothing but the process; readiness checks what serving needs."""
+"""Liveness and readiness. Liveness checks nothing but the process; readiness checks what serving needs.
+
+Both answer GET and HEAD (RFC 9110 section 9.3.2: HEAD is GET without the body, which the server
+drops; load balancers probe with either); any other method is a 405 problem with `Allow: GET, HEAD`.
+They are exempt from CSRF, which would otherwise answer a POST with a 403 before the method check.
+"""
 
 import time
 import uuid
@@ -9,7 +14,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 from kombu import Connection
 
 from integration.bus import outbox_lag_seconds
@@ -92,14 +98,16 @@ def cached_checks() -> dict[str, dict]:
     return _last[1]
 
 
+@csrf_exempt
 @never_cache
-@require_GET
+@require_safe
 def health(request):
     return JsonResponse({"status": "ok"})
 
 
+@csrf_exempt
 @never_cache
-@require_GET
+@require_safe
 def ready(request):
     checks = cached_checks()
     down = sorted(name for name, r in checks.items() if r["status"] == "down")
