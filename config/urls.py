@@ -3,10 +3,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from integration.edge.ratelimit import login_limited
+from integration.edge.ratelimit import login_limited, password_change_limited
 
-# Operators' passwords get the same guessing limits as the API's login.
+# Operators' passwords get the same guessing limits as the API's: the login form and the password
+# change form (which checks the current password) spend the account's one budget.
 admin.site.login = login_limited(admin.site.login)
+admin.site.password_change = password_change_limited(admin.site.password_change)
 
 urlpatterns = [
     path("", include("integration.edge.urls")),

@@ -13,6 +13,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from contexts.users import services
 from contexts.users.models import User
 from integration.edge.address import AddressField
+from integration.text import canonical_email
 
 
 class UserCreationForm(BaseUserCreationForm):
@@ -21,8 +22,9 @@ class UserCreationForm(BaseUserCreationForm):
         fields = ("email", "first_name", "last_name")
 
     def clean_email(self):
-        # Stored lowercased, as registration does, so lookups through LOWER(email) find it.
-        return self.cleaned_data["email"].strip().lower()
+        # Stored in its one normal form, as registration does, so a lookalike spelling of an existing
+        # address is caught by the unique index, and login (which normalises too) finds it.
+        return canonical_email(self.cleaned_data["email"])
 
 
 class UserEditForm(UserChangeForm):
@@ -31,7 +33,7 @@ class UserEditForm(UserChangeForm):
         fields = "__all__"
 
     def clean_email(self):
-        return self.cleaned_data["email"].strip().lower()
+        return canonical_email(self.cleaned_data["email"])
 
     def clean_shipping_address(self):
         """An operator's edit must keep the one address shape the API (and users.api) relies on."""

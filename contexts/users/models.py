@@ -11,14 +11,22 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from integration.text import normalize_email
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        """The one normal form of an address (integration.text.normalize_email), not just a lower-cased
+        domain as Django's: one account per address however it is spelled."""
+        return normalize_email(email or "")
+
     def _create(self, email: str, password: str | None, **fields):
         if not email:
             raise ValueError("an email is required")
-        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user = self.model(email=self.normalize_email(email), **fields)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -33,9 +41,10 @@ class UserManager(BaseUserManager):
         return self._create(email, password, **fields)
 
     def with_email(self, email: str):
-        """Users whose email matches case-insensitively, through the LOWER(email) unique index
-        (email__iexact compiles to UPPER(...) on PostgreSQL, which no index serves)."""
-        return self.alias(email_lower=Lower("email")).filter(email_lower=email.strip().lower())
+        """Users whose address is `email` in its normal form (lookalike spellings included), through
+        the LOWER(email) unique index (email__iexact compiles to UPPER(...) on PostgreSQL, which no
+        index serves). Every login door, the API's and the admin's, looks users up here."""
+        return self.alias(email_lower=Lower("email")).filter(email_lower=self.normalize_email(email))
 
     def get_by_natural_key(self, username):
         return self.with_email(username).get()
@@ -69,6 +78,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    @classmethod
+    def normalize_username(cls, username: str) -> str:
+        # The username is the email: model validation (the admin's forms) stores its one normal form.
+        return normalize_email(username or "")
 
     @property
     def roles(self) -> tuple[str, ...]:

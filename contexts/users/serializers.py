@@ -8,6 +8,7 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from integration.edge.address import AddressField, validate_e164
+from integration.text import canonical_email
 
 # A BCP 47 language tag as browsers send it: "en", "de-AT", "pt-BR", "zh-Hant".
 validate_locale = RegexValidator(
@@ -21,8 +22,18 @@ def _password_field(**kwargs) -> serializers.CharField:
     )
 
 
+class NormalEmailField(serializers.EmailField):
+    """An address, read into its one normal form (integration.text.canonical_email) before it is
+    validated: the normal form is what is stored, so it is what must be a valid address of at most
+    254 characters (fullwidth letters are read as their ASCII letters; 90 "U+33D2 SQUARE LOG" grow to
+    270 characters "log...")."""
+
+    def to_internal_value(self, data) -> str:
+        return canonical_email(super().to_internal_value(data))
+
+
 class RegisterSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = NormalEmailField(max_length=254)
     password = _password_field()
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")

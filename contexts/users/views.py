@@ -24,6 +24,7 @@ from contexts.users.serializers import (
     TokenPairSerializer,
     UserSerializer,
 )
+from integration.edge import ratelimit
 from integration.edge.permissions import IsStaff
 from integration.edge.ratelimit import ApiRateThrottle, LoginRateThrottle, RegisterRateThrottle
 
@@ -101,8 +102,19 @@ class UserMeApi(APIView):
         return Response(UserSerializer(user).data)
 
 
+class PasswordGuessThrottle(ratelimit.BucketThrottle):
+    """The current password is checked here as at login: each attempt spends the account's one
+    password-guessing budget (shared with both login doors), so a stolen access token cannot be used
+    to guess the password faster than a login could."""
+
+    def buckets(self, request, view):
+        return ratelimit.account_buckets(selectors.user_get(user_id=request.user.id).email)
+
+
 class UserPasswordChangeApi(APIView):
     """Change the password: every token of the user is revoked; the answer is a fresh pair."""
+
+    throttle_classes = [ApiRateThrottle, PasswordGuessThrottle]
 
     @extend_schema(request=PasswordChangeSerializer, responses={200: TokenPairSerializer})
     def post(self, request):

@@ -8,10 +8,10 @@ settings (RATE_LIMITS) in django-ratelimit's notation, e.g. "5/m" or "10/h".
 Password guessing has one budget per account, whichever door checks the password: the API's token
 endpoint, the admin's login form, and the two password-change forms (API and admin) that check the
 current password. All of them count in the same per-account bucket, keyed by the address in its one
-normal form (integration.text.normalize_email, so "Quinn@ｅｘａｍｐｌｅ.com" is quinn@example.com's
-bucket), and the login doors also share one per-IP bucket. The price: anyone can spend an account's
-budget and keep its owner from logging in for the rest of the window (a minute by default), which is
-the usual trade against unlimited guessing.
+normal form (integration.text.normalize_email: "Quinn@example.com" in fullwidth letters is
+quinn@example.com's bucket), and the login doors also share one per-IP bucket. The price: anyone
+can spend an account's budget and keep its owner from logging in for the rest of the window (a
+minute by default), which is the usual trade against unlimited guessing.
 
 django-ratelimit counts in fixed windows (each key's window is offset by a hash of the key), so
 Retry-After is the number of seconds until the window that refused the request resets.
