@@ -10,12 +10,14 @@ that decides what "the same address" means; registration, both login doors, the 
 the users table all use it.
 """
 
+import json
 import re
 import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
 import idna
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
@@ -73,6 +75,28 @@ def json_unstorable(value: Any, *, max_depth: int) -> Iterator[tuple[str, str]]:
 def replace_unstorable(text: str) -> str:
     """`text` with each unstorable character replaced by U+FFFD: safe to echo back in an error."""
     return _UNSTORABLE.sub("\ufffd", text)
+
+
+class StorableJSONDecoder(json.JSONDecoder):
+    """A JSON decoder for Django JSONFields (`models.JSONField(decoder=StorableJSONDecoder)`): a
+    document with NUL or a lone surrogate in any key or string, or nested deeper than
+    JSON_MAX_DEPTH, is a json.JSONDecodeError.
+
+    The API's parser refuses such bodies already; this covers what an operator types into a JSON
+    field of an admin form. Django's forms.JSONField turns the JSONDecodeError into "Enter a valid
+    JSON." and shows the text as typed, instead of storing it (a database error) or rendering it
+    back as a lone surrogate (a UnicodeEncodeError: a 500).
+    """
+
+    def decode(self, s, *args, **kwargs):
+        max_depth = getattr(settings, "JSON_MAX_DEPTH", 64)
+        try:
+            value = super().decode(s, *args, **kwargs)
+            for path, problem in json_unstorable(value, max_depth=max_depth):
+                raise json.JSONDecodeError(f"{path or 'the document'}: {problem}", s, 0)
+        except (RecursionError, JSONTooDeep):
+            raise json.JSONDecodeError(f"nested more than {max_depth} levels deep", s, 0) from None
+        return value
 
 
 def _path(trail: tuple | None) -> str:

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from integration.text import normalize_email
+from integration.text import StorableJSONDecoder, normalize_email
 
 
 class UserManager(BaseUserManager):
@@ -62,7 +62,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(default=timezone.now)
     # Every token issued before this instant is rejected (logout everywhere, password change).
     tokens_valid_after = models.DateTimeField(null=True, blank=True)
-    shipping_address = models.JSONField(null=True, blank=True)
+    # The decoder refuses NUL and lone surrogates that an operator could type into the admin's field.
+    shipping_address = models.JSONField(null=True, blank=True, decoder=StorableJSONDecoder)
     locale = models.CharField(max_length=16, default="en")
     marketing_opt_in = models.BooleanField(default=False)
 

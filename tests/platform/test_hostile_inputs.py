@@ -325,6 +325,34 @@ def test_nul_in_the_admin_search_is_a_400_not_a_500(client):
     assert client.get("/admin/users/user/?q=ada").status_code == 200
 
 
+@pytest.mark.parametrize(
+    "typed",
+    ['{"full_name": "Ada\\ud800"}', '{"x\\udfff": 1}', '{"full_name": "Ada\\u0000"}', "[" * 100 + "]" * 100],
+    ids=["surrogate", "surrogate-key", "nul", "too-deep"],
+)
+def test_an_admin_json_field_refuses_unstorable_text_as_invalid_json(client, typed):
+    # The form used to re-render the parsed text with its lone surrogate: a UnicodeEncodeError, 500.
+    from contexts.users.models import User
+
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    victim = UserFactory()
+    form = {
+        "email": victim.email,
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "phone": "",
+        "locale": "en",
+        "is_active": "on",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+        "shipping_address": typed,
+    }
+    response = client.post(f"/admin/users/user/{victim.pk}/change/", form)
+    assert response.status_code == 200  # the form again, with its error
+    assert "shipping_address" in response.context["adminform"].form.errors
+    assert User.objects.get(pk=victim.pk).shipping_address is None
+
+
 # --- unsafe methods without the trailing slash --------------------------------------------------------
 
 
