@@ -50,7 +50,7 @@ class Gunicorn:
             try:
                 urllib.request.urlopen(self.url("/health"), timeout=1)
                 return self
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, OSError):  # refused, reset or timed out while it boots
                 if self.proc.poll() is not None:
                     raise RuntimeError(self.proc.stderr.read().decode()) from None
                 time.sleep(0.2)
