@@ -17,9 +17,23 @@ from django.utils.html import format_html, format_html_join
 
 from contexts.catalog import services
 from contexts.catalog.data import CatalogError
+from contexts.catalog.forms import ProductAdminForm
 from contexts.catalog.models import Category, Movement, Product, Reservation, ReservationLine, Stock
+from integration import money
 
-CSV_COLUMNS = ["sku", "name", "slug", "description", "price", "currency", "category", "active"]
+# What the export writes and the import reads back: the service's field names (attributes and images,
+# being JSON, stay on the product screen).
+CSV_COLUMNS = ["sku", *(field for field in services.FIELDS if field not in ("attributes", "images"))]
+
+
+def _csv_cell(product: Product, column: str) -> str:
+    if column == "category":
+        return product.category.slug if product.category else ""
+    if column == "active":
+        return "true" if product.is_active else "false"
+    if column == "price":
+        return money.amount_text(amount=product.price, currency=product.currency)
+    return str(getattr(product, column))
 
 
 def _admin_actor(request) -> str:
@@ -38,7 +52,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["name"])
+            services.category_rename(slug=obj.slug, name=obj.name)
             return
         created = services.category_create(
             slug=obj.slug, name=obj.name, parent_slug=obj.parent.slug if obj.parent else None
@@ -46,12 +60,15 @@ class CategoryAdmin(admin.ModelAdmin):
         obj.pk, obj.path = created.pk, created.path
 
     def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        services.category_tree_changed()
+        try:
+            services.category_delete(slug=obj.slug)
+        except CatalogError as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
 
     def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
-        services.category_tree_changed()
+        # Deepest first, so a selected subtree can go in one action.
+        for slug in queryset.order_by("-path").values_list("slug", flat=True):
+            self.delete_model(request, Category(slug=slug))
 
 
 class StockInline(admin.StackedInline):
@@ -69,30 +86,15 @@ class StockInline(admin.StackedInline):
 
     @admin.display(description="adjust")
     def adjust_link(self, stock):
+        if not stock.pk:  # the blank inline of a product not created yet
+            return "-"
         url = reverse("admin:catalog_stock_change", args=[stock.pk])
         return format_html('<a href="{}">Adjust stock (with a reason)</a>', url)
 
 
-class ProductForm(forms.ModelForm):
-    class Meta:
-        model = Product
-        fields = (
-            "sku",
-            "name",
-            "slug",
-            "description",
-            "price",
-            "currency",
-            "category",
-            "is_active",
-            "attributes",
-            "images",
-        )
-
-
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    form = ProductForm
+    form = ProductAdminForm
     list_display = ("sku", "name", "price", "currency", "category", "is_active", "on_hand", "reserved")
     list_filter = ("is_active", "currency", "category")
     list_select_related = ("category", "stock")
@@ -119,27 +121,19 @@ class ProductAdmin(admin.ModelAdmin):
         return product.stock.reserved
 
     def save_model(self, request, obj, form, change):
-        data = dict(form.cleaned_data)
-        fields = {
-            "name": data["name"],
-            "slug": data["slug"],
-            "description": data["description"],
-            "price": data["price"],
-            "currency": data["currency"],
-            "category": data["category"].slug if data["category"] else None,
-            "active": data["is_active"],
-            "attributes": data["attributes"] or {},
-            "images": data["images"] or [],
-        }
-        saved = (
-            services.product_update(sku=obj.sku, **fields)
-            if change
-            else services.product_create(sku=data["sku"], **fields)
-        )
+        # The form already ran the model's checks; the service runs them again under the row lock.
+        if change:
+            saved = services.product_update(sku=obj.sku, **form.changes())
+        else:
+            saved = services.product_create(sku=form.cleaned_data["sku"], **form.changes())
         obj.pk = saved.pk
 
     def save_related(self, request, form, formsets, change):
-        form.save_m2m()  # the stock inline is read-only: it is changed by adjustments only
+        form.save_m2m()
+        # The stock inline is read-only (stock changes by adjustments only): none of it is saved, and
+        # the admin's change message, which reads what each formset saved, is told so.
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     @admin.action(description="Activate selected products")
     def activate(self, request, queryset):
@@ -158,19 +152,8 @@ class ProductAdmin(admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="products-{stamp}.csv"'
         writer = csv.writer(response)
         writer.writerow(CSV_COLUMNS)
-        for p in queryset.select_related("category").order_by("sku"):
-            writer.writerow(
-                [
-                    p.sku,
-                    p.name,
-                    p.slug,
-                    p.description,
-                    p.price,
-                    p.currency,
-                    p.category.slug if p.category else "",
-                    "true" if p.is_active else "false",
-                ]
-            )
+        for product in queryset.select_related("category").order_by("sku"):
+            writer.writerow([_csv_cell(product, column) for column in CSV_COLUMNS])
         return response
 
     # --- CSV import --------------------------------------------------------------------------------
@@ -223,7 +206,11 @@ class CsvImportForm(forms.Form):
 class StockAdjustmentForm(forms.ModelForm):
     """Stock is never typed in: an operator states a change and why, and the ledger records both."""
 
-    delta = forms.IntegerField(help_text="Units to add (positive) or remove (negative).")
+    delta = forms.IntegerField(
+        min_value=-services.MAX_QUANTITY,
+        max_value=services.MAX_QUANTITY,
+        help_text="Units to add (positive) or remove (negative).",
+    )
     kind = forms.ChoiceField(
         choices=[(Movement.Kind.RECEIPT, "receipt (goods in)"), (Movement.Kind.ADJUSTMENT, "correction")],
         initial=Movement.Kind.ADJUSTMENT,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from integration.errors import Conflict, ContextError, Invalid, NotFound
+from integration.errors import Conflict, ContextError, Invalid, NotFound, PreconditionFailed
 
 # --- DTOs -------------------------------------------------------------------------------------------
 
@@ -146,3 +146,48 @@ class ProductAlreadyExists(CatalogError, Conflict):
 class CategoryNotFound(CatalogError, Invalid):
     code = "category-not-found"
     title = "No such category."
+
+
+class CategoryInUse(CatalogError, Conflict):
+    """Deleting a category that still has subcategories or products (deactivated ones too)."""
+
+    code = "category-in-use"
+    title = "The category still has subcategories or products."
+    slug: str
+
+    def __init__(self, *, slug: str):
+        super().__init__(
+            f"Category {slug!r} still has subcategories or products; move them first.", slug=slug
+        )
+
+
+class StockLimitExceeded(CatalogError, Conflict):
+    """A receipt or correction that would take on_hand past the most a SKU may hold (models.MAX_ON_HAND,
+    kept well inside PostgreSQL's 32-bit integer)."""
+
+    code = "stock-limit-exceeded"
+    title = "The adjustment would take on hand past the limit."
+    sku: str
+    limit: int
+
+    def __init__(self, *, sku: str, on_hand: int, delta: int, limit: int):
+        super().__init__(
+            f"{sku}: on hand {on_hand} {delta:+} would pass the limit of {limit:,}.", sku=sku, limit=limit
+        )
+
+
+class ProductChanged(CatalogError, PreconditionFailed):
+    """A conditional write (If-Match / If-None-Match) whose condition failed: the product is not in the
+    state the caller last saw (RFC 9110 section 13.1). Nothing was changed; `etag` is the current tag."""
+
+    code = "product-changed"
+    title = "The product has changed since you read it."
+    sku: str
+    etag: str
+
+    def __init__(self, *, sku: str, etag: str):
+        super().__init__(
+            f"Product {sku} no longer matches the condition sent; read it again and reapply the change.",
+            sku=sku,
+            etag=etag,
+        )

@@ -1,14 +1,39 @@
 """Tables of the catalog context. Other contexts' things are referenced by id, never by ForeignKey."""
 
+import datetime as dt
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator, URLValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from integration import money
+
 sku_validator = RegexValidator(r"^[A-Z0-9][A-Z0-9\-_.]{0,63}$", "A SKU is 1-64 of A-Z, 0-9, '-', '_', '.'.")
-currency_validator = RegexValidator(r"^[A-Z]{3}$", "A currency is an ISO 4217 code such as EUR.")
+
+MAX_IMAGES = 20
+MAX_IMAGE_URL_LENGTH = 500
+_image_url = URLValidator(schemes=["http", "https"])
+
+# The most a SKU's on_hand may reach: well inside a PostgreSQL integer (2,147,483,647), so sums of a
+# row and a bounded delta can never overflow the column, whichever path writes it.
+MAX_ON_HAND = 1_000_000_000
+
+
+def images_validator(value) -> None:
+    """A product's images: a list of at most MAX_IMAGES http(s) URLs of at most 500 characters."""
+    if not isinstance(value, list) or not all(isinstance(url, str) for url in value):
+        raise ValidationError("Images are a list of URLs.", code="images")
+    if len(value) > MAX_IMAGES:
+        raise ValidationError(f"At most {MAX_IMAGES} images.", code="images")
+    for url in value:
+        if len(url) > MAX_IMAGE_URL_LENGTH:
+            raise ValidationError(
+                f"An image URL has at most {MAX_IMAGE_URL_LENGTH} characters.", code="images"
+            )
+        _image_url(url)
 
 
 class Category(models.Model):
@@ -37,11 +62,13 @@ class Product(models.Model):
     slug = models.SlugField(max_length=220, unique=True)
     description = models.TextField(blank=True)
     price = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
-    currency = models.CharField(max_length=3, validators=[currency_validator])
+    currency = models.CharField(max_length=3, validators=[money.currency_validator])
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     is_active = models.BooleanField(default=True)
     attributes = models.JSONField(default=dict, blank=True)
-    images = models.JSONField(default=list, blank=True, help_text="A list of image URLs.")
+    images = models.JSONField(
+        default=list, blank=True, validators=[images_validator], help_text="A list of image URLs."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -68,6 +95,19 @@ class Product(models.Model):
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
 
+    def clean(self) -> None:
+        """A price is a whole number of its currency's minor units and fits the column's decimal places
+        (integration.money: a currency with more, such as KWD, is refused, never rounded). full_clean()
+        runs this after the fields' own validators, which have already judged a malformed price or an
+        unknown currency code."""
+        if self.currency in money.EXPONENTS and isinstance(self.price, Decimal) and self.price.is_finite():
+            money.amount_validate(
+                amount=self.price,
+                currency=self.currency,
+                places=self._meta.get_field("price").decimal_places,
+                field="price",
+            )
+
 
 class Stock(models.Model):
     """How many of a SKU the warehouse holds (`on_hand`) and how many of those are promised."""
@@ -89,6 +129,9 @@ class Stock(models.Model):
             models.CheckConstraint(condition=Q(reserved__gte=0), name="catalog_stock_reserved_gte_0"),
             models.CheckConstraint(
                 condition=Q(reserved__lte=F("on_hand")), name="catalog_stock_reserved_lte_on_hand"
+            ),
+            models.CheckConstraint(
+                condition=Q(on_hand__lte=MAX_ON_HAND), name="catalog_stock_on_hand_lte_max"
             ),
         ]
 
@@ -163,6 +206,13 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.status})"
+
+    def status_at(self, now: dt.datetime) -> str:
+        """The status callers see at `now`: an active reservation past its expiry is expired already,
+        before the sweeper marks it so."""
+        if self.status == self.Status.ACTIVE and self.expires_at <= now:
+            return self.Status.EXPIRED
+        return self.status
 
 
 class ReservationLine(models.Model):

@@ -2,10 +2,12 @@
 
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from contexts.catalog.models import Movement, currency_validator, sku_validator
+from contexts.catalog.models import Movement, sku_validator
 from contexts.catalog.selectors import DEFAULT_ORDERING, ORDERINGS, ProductFilters, product_available
+from integration import money
 
 PRICE_LIMIT = Decimal("9999999999.99")
 
@@ -55,11 +57,25 @@ class ProductQuerySerializer(serializers.Serializer):
         return ProductFilters(**self.validated_data)
 
 
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^\d+(\.\d+)?$", "example": "19.99"})
+class PriceField(serializers.Field):
+    """A product's price (read from the product or listing row as a whole: it needs the currency) as a
+    decimal string with exactly its currency's decimal places: "1500" JPY, "19.90" EUR."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value) -> str:
+        if isinstance(value, dict):
+            return money.amount_text(amount=value["price"], currency=value["currency"])
+        return money.amount_text(amount=value.price, currency=value.currency)
+
+
 class ProductListItemSerializer(serializers.Serializer):
     sku = serializers.CharField()
     name = serializers.CharField()
     slug = serializers.CharField()
-    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    price = PriceField()
     currency = serializers.CharField()
     category = serializers.CharField(source="category_slug", allow_null=True)
     images = serializers.ListField(child=serializers.CharField())
@@ -71,7 +87,7 @@ class ProductDetailSerializer(serializers.Serializer):
     name = serializers.CharField()
     slug = serializers.CharField()
     description = serializers.CharField()
-    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    price = PriceField()
     currency = serializers.CharField()
     category = serializers.SerializerMethodField()
     active = serializers.BooleanField(source="is_active")
@@ -96,7 +112,8 @@ class ProductWriteSerializer(serializers.Serializer):
     slug = serializers.SlugField(max_length=220, required=False)
     description = serializers.CharField(required=False, allow_blank=True, validators=[_no_nul])
     price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
-    currency = serializers.CharField(max_length=3, validators=[currency_validator])
+    # ISO 4217; the price must be in its minor units (JPY whole, EUR cents): the model checks both.
+    currency = serializers.CharField(max_length=3, validators=[money.currency_validator])
     category = serializers.SlugField(max_length=80, required=False, allow_null=True)
     attributes = serializers.DictField(required=False, validators=[_json_without_nul])
     images = serializers.ListField(child=serializers.URLField(max_length=500), required=False, max_length=20)

@@ -1,27 +1,32 @@
-"""The reservation hot path's statements, written in SQL that PostgreSQL and SQLite both run.
+"""The catalog's hand-written SQL: only what the ORM cannot say in one statement, on the checkout path.
 
-Reserve, release, commit and extend run on every checkout, and building their queries through the ORM
-cost several times what running them did. So their statements are spelled out here, once, as templates
-whose table and column names come from the models' _meta (`{Stock}` is the quoted table, `{Stock.reserved}`
-a quoted column), rendered per database vendor and cached. Values are prepared for the backend here too
-(datetimes through connection.ops). The services decide what the statements mean; nothing here raises a
-domain error or publishes an event.
+The project's rule (README, "Performance"): the ORM by default; SQL by hand only for a statement the ORM
+cannot express in one round trip (INSERT ... ON CONFLICT ... RETURNING, UPDATE ... RETURNING, a
+conditional UPDATE whose WHERE re-checks the row it locks), and only where `make bench-catalog` shows
+the gain. Reserve, release, commit and extend run on every checkout; each of these statements replaces
+two or three ORM round trips (a savepoint and a retry for the key claim, an update() then a read-back for
+the stock levels). Reading and inserting reservation lines, the ledger and ordered row locks are ORM
+(services.reservations).
 
-Locking: a statement that changes one stock row locks just that row; several rows are locked with
-SELECT ... FOR UPDATE in ascending SKU order first (on SQLite, which has no row locks, writers are
-serialised by the IMMEDIATE transactions the settings ask for).
+Statements are templates whose names come from the models' _meta (`{Stock}` is the quoted table,
+`{Stock.reserved}` a quoted column), rendered once per database vendor, and run on PostgreSQL and SQLite
+alike. The services decide what a statement's answer means; nothing here raises a domain error or
+publishes an event.
 """
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-from contexts.catalog.models import Movement, Product, Reservation, ReservationLine, Stock
+from django.db import connection
+
+from contexts.catalog.models import Product, Reservation, ReservationLine, Stock
 from integration import sql
 
 Status = Reservation.Status
 
-_run = functools.partial(sql.run, models=(Product, Stock, Movement, Reservation, ReservationLine))
+_run = functools.partial(sql.run, models=(Product, Stock, Reservation, ReservationLine))
 
 
 # --- reservations ------------------------------------------------------------------------------------
@@ -46,27 +51,106 @@ def reservation_insert(*, key: str, expires_at: dt.datetime, now: dt.datetime) -
     return rows[0][0] if rows else None
 
 
+# Claiming the key and taking one SKU's stock as one data-modifying CTE (PostgreSQL): the take runs only
+# if the claim inserted a row. Reserving one SKU, the common checkout, is then one round trip.
+_CLAIM_AND_TAKE_ONE = (
+    "WITH claim AS ("
+    "INSERT INTO {Reservation} ({Reservation.key}, {Reservation.status}, {Reservation.expires_at},"
+    " {Reservation.created_at}, {Reservation.updated_at}) VALUES (%s, %s, %s, %s, %s)"
+    " ON CONFLICT ({Reservation.key}) DO NOTHING RETURNING {Reservation.id}"
+    "), taken AS ("
+    "UPDATE {Stock} SET {Stock.reserved} = {Stock.reserved} + %s, {Stock.updated_at} = %s"
+    " WHERE {Stock.product} = %s AND {Stock.on_hand} - {Stock.reserved} >= %s{active}"
+    " AND EXISTS (SELECT 1 FROM claim) RETURNING {Stock.on_hand}, {Stock.reserved}"
+    ") SELECT claim.{Reservation.id}, taken.{Stock.on_hand}, taken.{Stock.reserved}"
+    " FROM claim LEFT JOIN taken ON TRUE"
+)
+
+
+def reservation_insert_taking_one(
+    *, key: str, expires_at: dt.datetime, now: dt.datetime, sku: str, quantity: int
+) -> tuple[int | None, tuple[int, int] | None]:
+    """reservation_insert, then stock_take_one if the key was claimed: (reservation id or None if the
+    key is taken, the SKU's new (on_hand, reserved) or None if it could not be taken). One statement on
+    PostgreSQL, two elsewhere."""
+    if connection.vendor != "postgresql":
+        reservation_id = reservation_insert(key=key, expires_at=expires_at, now=now)
+        if reservation_id is None:
+            return None, None
+        return reservation_id, stock_take_one(sku=sku, quantity=quantity, now=now)
+    db_now = sql.db_time(now)
+    params = [
+        key,
+        Status.ACTIVE.value,
+        sql.db_time(expires_at),
+        db_now,
+        db_now,
+        quantity,
+        db_now,
+        sku,
+        quantity,
+        True,
+    ]
+    rows = _run(_CLAIM_AND_TAKE_ONE, params, active=_ACTIVE_PRODUCT)
+    if not rows:
+        return None, None
+    reservation_id, on_hand, reserved = rows[0]
+    return reservation_id, (None if on_hand is None else (on_hand, reserved))
+
+
 _END_ACTIVE = (
     "UPDATE {Reservation} SET {Reservation.status} = %s, {Reservation.updated_at} = %s"
     " WHERE {Reservation.key} = %s AND {Reservation.status} = %s{unexpired}"
     " RETURNING {Reservation.id}, {Reservation.expires_at}"
 )
 
+# The same UPDATE as a data-modifying CTE (PostgreSQL), answering the ended reservation's lines with it:
+# one round trip where the UPDATE and a read of the lines would be two.
+_END_ACTIVE_WITH_LINES = (
+    "WITH ended AS ("
+    "UPDATE {Reservation} SET {Reservation.status} = %s, {Reservation.updated_at} = %s"
+    " WHERE {Reservation.key} = %s AND {Reservation.status} = %s{unexpired}"
+    " RETURNING {Reservation.id}, {Reservation.expires_at}"
+    ") SELECT ended.{Reservation.id}, ended.{Reservation.expires_at}, line.{ReservationLine.sku},"
+    " line.{ReservationLine.quantity} FROM ended LEFT JOIN {ReservationLine} line"
+    " ON line.{ReservationLine.reservation} = ended.{Reservation.id} ORDER BY line.{ReservationLine.sku}"
+)
 
-def reservation_end(
-    *, key: str, status: str, now: dt.datetime, unexpired_only: bool
-) -> tuple[int, dt.datetime] | None:
-    """Move the active reservation under `key` to `status`; return its (id, expires_at), or None if
+
+@dataclass(frozen=True)
+class Ended:
+    id: int
+    expires_at: dt.datetime
+    lines: dict[str, int]  # {sku: quantity}, ascending SKU
+
+
+def reservation_end(*, key: str, status: str, now: dt.datetime, unexpired_only: bool) -> Ended | None:
+    """Move the active reservation under `key` to `status` and return it with its lines, or None if
     there is no such active reservation (or, with `unexpired_only`, it is past its expiry).
 
     The UPDATE locks the row and re-checks the status once a concurrent change to it commits, so of two
-    racing calls exactly one ends the reservation; the loser's caller finds out why from the row.
+    racing calls exactly one ends the reservation; the loser's caller finds out why from the row. On
+    PostgreSQL one statement; SQLite has no data-modifying CTEs, so there the lines are a second query.
     """
     params = [status, sql.db_time(now), key, Status.ACTIVE.value]
     if unexpired_only:
         params.append(sql.db_time(now))
-    rows = _run(_END_ACTIVE, params, unexpired=_UNEXPIRED if unexpired_only else "")
-    return (rows[0][0], sql.aware(rows[0][1])) if rows else None
+    unexpired = _UNEXPIRED if unexpired_only else ""
+    if connection.vendor == "postgresql":
+        rows = _run(_END_ACTIVE_WITH_LINES, params, unexpired=unexpired)
+        if not rows:
+            return None
+        lines = {sku: qty for _, _, sku, qty in rows if sku is not None}
+        return Ended(id=rows[0][0], expires_at=rows[0][1], lines=lines)
+    rows = _run(_END_ACTIVE, params, unexpired=unexpired)
+    if not rows:
+        return None
+    lines = (
+        ReservationLine.objects.filter(reservation_id=rows[0][0])
+        .order_by("sku")
+        .values_list("sku", "quantity")
+    )
+    return Ended(id=rows[0][0], expires_at=sql.aware(rows[0][1]), lines=dict(lines))
 
 
 _UNEXPIRED = " AND {Reservation.expires_at} > %s"
@@ -86,31 +170,6 @@ def reservation_extend(*, key: str, expires_at: dt.datetime, now: dt.datetime) -
         _EXTEND, [db_expires_at, sql.db_time(now), key, Status.ACTIVE.value, sql.db_time(now), db_expires_at]
     )
     return rows[0][0] if rows else None
-
-
-_LINES_OF = (
-    "SELECT {ReservationLine.reservation}, {ReservationLine.sku}, {ReservationLine.quantity}"
-    " FROM {ReservationLine} WHERE {ReservationLine.reservation} IN ({ids}) ORDER BY {ReservationLine.sku}"
-)
-
-
-def lines_of(reservation_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-    """Each reservation's lines, {sku: quantity} in ascending SKU order, by reservation id."""
-    by_reservation: dict[int, dict[str, int]] = {rid: {} for rid in reservation_ids}
-    for ids in sql.chunks(list(by_reservation)):
-        for rid, sku, quantity in _run(_LINES_OF, ids, ids=sql.marks(len(ids))):
-            by_reservation[rid][sku] = quantity
-    return by_reservation
-
-
-_INSERT_LINES = (
-    "INSERT INTO {ReservationLine} ({ReservationLine.reservation}, {ReservationLine.sku},"
-    " {ReservationLine.quantity}) VALUES {rows}"
-)
-
-
-def lines_insert(reservation_id: int, lines: Mapping[str, int]) -> None:
-    _insert(_INSERT_LINES, [(reservation_id, sku, qty) for sku, qty in lines.items()])
 
 
 # --- stock -------------------------------------------------------------------------------------------
@@ -139,24 +198,6 @@ def stock_take_one(*, sku: str, quantity: int, now: dt.datetime) -> tuple[int, i
     return rows[0] if rows else None
 
 
-_LOCK = (
-    "SELECT {Stock.product}, {Stock.on_hand}, {Stock.reserved} FROM {Stock}"
-    " WHERE {Stock.product} IN ({skus}){active} ORDER BY {Stock.product}{lock}"
-)
-
-
-def stocks_lock(skus: Iterable[str], *, active_only: bool = False) -> dict[str, tuple[int, int]]:
-    """Lock the stock rows of `skus` in ascending SKU order (the global lock order); (on_hand, reserved)
-    by SKU. With `active_only`, the rows of unknown and inactive products are left out."""
-    active = _ACTIVE_PRODUCT if active_only else ""
-    locked: dict[str, tuple[int, int]] = {}
-    for skus_chunk in sql.chunks(sorted(set(skus))):
-        params = [*skus_chunk, True] if active_only else skus_chunk
-        rows = _run(_LOCK, params, skus=sql.marks(len(skus_chunk)), active=active, lock=sql.lock_clause())
-        locked.update((sku, (on_hand, reserved)) for sku, on_hand, reserved in rows)
-    return locked
-
-
 _SHIFT_ONE = (
     "UPDATE {Stock} SET {Stock.on_hand} = {Stock.on_hand} + %s, {Stock.reserved} = {Stock.reserved} + %s,"
     " {Stock.updated_at} = %s WHERE {Stock.product} = %s RETURNING {Stock.on_hand}, {Stock.reserved}"
@@ -170,20 +211,17 @@ _SHIFT_MANY = (
 )
 
 
-def stocks_shift(
-    deltas: Mapping[str, tuple[int, int]], *, now: dt.datetime, locked: bool = False
-) -> dict[str, tuple[int, int]]:
+def stocks_shift(deltas: Mapping[str, tuple[int, int]], *, now: dt.datetime) -> dict[str, tuple[int, int]]:
     """Add (on_hand, reserved) `deltas` to stock rows; return their new (on_hand, reserved) by SKU.
 
-    A single row is locked by its own UPDATE. Several are first locked in ascending SKU order, unless the
-    caller holds them already (`locked`), then changed by one UPDATE ... CASE per chunk.
+    The ORM's update() answers only a row count; reading the new levels back would be a second
+    statement. A single row is locked by this UPDATE itself; several rows must already be locked by the
+    caller, in ascending SKU order (the global lock order), and change in one UPDATE ... CASE per chunk.
     """
     if len(deltas) == 1:
         [(sku, (on_hand, reserved))] = deltas.items()
         rows = _run(_SHIFT_ONE, [on_hand, reserved, sql.db_time(now), sku])
         return {sku: rows[0]} if rows else {}
-    if not locked:
-        stocks_lock(deltas)
     after: dict[str, tuple[int, int]] = {}
     for skus in sql.chunks(sorted(deltas)):
         on_hand_cases = [v for sku in skus for v in (sku, deltas[sku][0])]
@@ -198,30 +236,3 @@ def stocks_shift(
         )
         after.update((sku, (on_hand_after, reserved_after)) for sku, on_hand_after, reserved_after in rows)
     return after
-
-
-_INSERT_MOVEMENTS = (
-    "INSERT INTO {Movement} ({Movement.stock}, {Movement.reservation_key}, {Movement.on_hand_delta},"
-    " {Movement.reserved_delta}, {Movement.on_hand_after}, {Movement.reserved_after}, {Movement.kind},"
-    " {Movement.actor}, {Movement.reason}, {Movement.created_at}) VALUES {rows}"
-)
-
-
-def movements_insert(
-    moves: Iterable[tuple[str, str, int, int, int, int]],
-    *,
-    kind: str,
-    actor: str,
-    reason: str,
-    now: dt.datetime,
-) -> None:
-    """Write ledger rows; each move is (sku, reservation_key, on_hand_delta, reserved_delta, on_hand_after,
-    reserved_after), the rest is common to all of them."""
-    common = (kind, actor, reason, sql.db_time(now))
-    _insert(_INSERT_MOVEMENTS, [(*move, *common) for move in moves])
-
-
-def _insert(template: str, rows: Sequence[tuple]) -> None:
-    """Multi-row INSERT of `rows` (values prepared for the database): one statement per chunk."""
-    for chunk in sql.chunks(rows):
-        _run(template, [v for row in chunk for v in row], rows=sql.marks(len(chunk), len(chunk[0])))

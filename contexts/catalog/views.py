@@ -1,8 +1,6 @@
 """REST endpoints of the catalog: thin — parse, call a selector or service, render."""
 
-import hashlib
-
-from django.utils.http import parse_etags, quote_etag
+from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import status
@@ -28,20 +26,29 @@ def _actor(request) -> str:
     return f"user:{getattr(request.user, 'id', None) or 'unknown'}"
 
 
-def _product_etag(product) -> str:
-    stock = getattr(product, "stock", None)
-    parts = [product.sku, product.updated_at.isoformat()]
-    if stock is not None:
-        parts += [str(stock.on_hand), str(stock.reserved)]
-    return quote_etag(hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest())
+def _tags(request, header: str) -> tuple[str, ...] | None:
+    """The entity tags of a conditional header (RFC 9110 section 13.1): ("*",) for any, () for a value
+    that names none (a malformed one, which then matches nothing); None when the header is absent."""
+    raw = request.headers.get(header)
+    return None if raw is None else tuple(parse_etags(raw))
 
 
-def _with_etag(product, request) -> Response:
-    etag = _product_etag(product)
-    matches = parse_etags(request.headers.get("If-None-Match", ""))
-    if "*" in matches or etag in matches or f"W/{etag}" in matches:
+def _detail(product, *, status_code: int = status.HTTP_200_OK, headers: dict | None = None) -> Response:
+    etag = selectors.product_etag(product)
+    return Response(
+        ProductDetailSerializer(product).data, status=status_code, headers={"ETag": etag, **(headers or {})}
+    )
+
+
+def _detail_if_modified(product, request) -> Response:
+    """A GET's answer: 304 with no body when If-None-Match names the current tag (weak comparison) or
+    is "*" (RFC 9110 section 13.1.2). Only GET and HEAD ever answer 304; writes evaluate conditions in
+    the service and fail with 412."""
+    etag = selectors.product_etag(product)
+    matches = _tags(request, "If-None-Match") or ()
+    if "*" in matches or etag in {tag.removeprefix("W/") for tag in matches}:
         return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-    return Response(ProductDetailSerializer(product).data, headers={"ETag": etag})
+    return _detail(product)
 
 
 class ProductListCreateApi(GenericAPIView):
@@ -54,8 +61,7 @@ class ProductListCreateApi(GenericAPIView):
     def get(self, request):
         query = ProductQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        products = selectors.product_list(filters=query.filters())
-        page = self.paginate_queryset(products.values_list("sku", flat=True))
+        page = self.paginate_queryset(selectors.ProductSkus(filters=query.filters()))
         rows = selectors.product_rows(skus=list(page))
         return self.get_paginated_response(ProductListItemSerializer(rows, many=True).data)
 
@@ -69,14 +75,17 @@ class ProductListCreateApi(GenericAPIView):
         body.is_valid(raise_exception=True)
         product = services.product_create(**body.validated_data)
         product = selectors.product_get(sku=product.sku, include_inactive=True)
-        response = _with_etag(product, request)
-        response.status_code = status.HTTP_201_CREATED
-        response["Location"] = f"{request.path}{product.sku}/"
-        return response
+        # Conditional headers are not evaluated on a create: the collection has no entity tag.
+        return _detail(
+            product,
+            status_code=status.HTTP_201_CREATED,
+            headers={"Location": f"{request.path}{product.sku}/"},
+        )
 
 
 class ProductDetailApi(APIView):
-    """GET: one product, with an ETag (304 on If-None-Match). PATCH: staff update or deactivate it."""
+    """GET: one product, with an ETag (304 on If-None-Match). PATCH: staff update or deactivate it;
+    with If-Match (the ETag last read) it applies only if nobody changed the product since, else 412."""
 
     permission_classes = [IsStaffOrReadOnly]
 
@@ -86,7 +95,7 @@ class ProductDetailApi(APIView):
     )
     def get(self, request, sku: str):
         staff = has_role(request.user, STAFF)
-        return _with_etag(selectors.product_get(sku=sku, include_inactive=staff), request)
+        return _detail_if_modified(selectors.product_get(sku=sku, include_inactive=staff), request)
 
     @extend_schema(
         operation_id="products_partial_update",
@@ -96,8 +105,13 @@ class ProductDetailApi(APIView):
     def patch(self, request, sku: str):
         body = ProductWriteSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        services.product_update(sku=sku, **body.validated_data)
-        return _with_etag(selectors.product_get(sku=sku, include_inactive=True), request)
+        services.product_update(
+            sku=sku,
+            if_match=_tags(request, "If-Match"),
+            if_none_match=_tags(request, "If-None-Match"),
+            **body.validated_data,
+        )
+        return _detail(selectors.product_get(sku=sku, include_inactive=True))
 
 
 class CategoryTreeApi(APIView):

@@ -142,9 +142,9 @@ def test_the_query_count_does_not_depend_on_the_page_size(api_client, tree):
         assert len(response.json()["results"]) == page_size
         return len(ctx.captured_queries)
 
-    # Cold: the category subtree (then cached), the count, a page of ids, the rows of that page.
+    # Cold: the category subtree and the count (both then cached), a page of ids, the rows of that page.
     assert queries(1) == 4
-    assert queries(1) == queries(10) == queries(60) == 3
+    assert queries(1) == queries(10) == queries(60) == 2
 
 
 def test_detail_has_an_etag_and_answers_304_while_unchanged(api_client, shelf):
@@ -278,7 +278,8 @@ def test_nul_characters_anywhere_in_attributes_are_a_400_not_a_database_error(st
     response = staff_client.post(URL, {**NEW, "attributes": attributes}, format="json")
     assert response.status_code == 400
     assert response["Content-Type"] == "application/problem+json"
-    assert "attributes" in response.json()["errors"]
+    # Named by the field, or by the path to the bad text inside it.
+    assert any(name.split(".")[0] == "attributes" for name in response.json()["errors"])
 
 
 @pytest.mark.parametrize("page", ["²", "٣", "1.5", "-1"])
