@@ -163,8 +163,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="shop@localhost")
 # --- Edge: CORS, proxies, security headers ---------------------------------------------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = False
-# Browsers must be allowed to send Idempotency-Key (a preflighted header) and to read the replay mark.
-CORS_ALLOW_HEADERS = [*default_cors_headers, "idempotency-key"]
+# Browsers may send the headers the API reads (preflighted: Idempotency-Key, X-Request-ID, the
+# conditional ones) and read the ones it answers with (the replay mark, ETag, Retry-After).
+CORS_ALLOW_HEADERS = [*default_cors_headers, "idempotency-key", "x-request-id", "if-match", "if-none-match"]
 CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "ETag", "Idempotent-Replayed"]
 CORS_URLS_REGEX = r"^/api/.*$"
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
