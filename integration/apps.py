@@ -17,11 +17,14 @@ class IntegrationConfig(AppConfig):
         # handlers, the OpenAPI extension.
         from integration import checks, embedded, tasks, worker  # noqa: F401
         from integration.bus import core
-        from integration.edge import schema  # noqa: F401
+        from integration.edge import jsontypes, schema  # noqa: F401
 
         # The one place the relay learns how to hand a delivery to the broker (core cannot import the
         # task module, which imports core). Tests swap it with integration.bus.use_enqueue().
         core.configure(enqueue=tasks.enqueue_delivery)
+
+        # JSON bodies are held to the JSON types the OpenAPI contract documents (0 is no boolean).
+        jsontypes.install()
 
         # The embedded default has no beat process: the dev server runs the periodic tasks itself.
         if worker.tasks_run_eagerly() and embedded.should_start(sys.argv, dict(os.environ)):
