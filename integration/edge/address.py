@@ -29,6 +29,19 @@ validate_e164 = RegexValidator(
 )
 
 
+class CountryField(serializers.ChoiceField):
+    """An ISO 3166-1 alpha-2 code: one of COUNTRY_CODES (an enum in the OpenAPI schema), in any case."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "error_messages", {"invalid_choice": "Enter an ISO 3166-1 alpha-2 country code, e.g. DE."}
+        )
+        super().__init__(choices=sorted(COUNTRY_CODES), **kwargs)
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(data.upper() if isinstance(data, str) else data)
+
+
 class AddressSerializer(serializers.Serializer):
     full_name = serializers.CharField(max_length=200)
     line1 = serializers.CharField(max_length=200)
@@ -36,16 +49,10 @@ class AddressSerializer(serializers.Serializer):
     city = serializers.CharField(max_length=100)
     region = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     postal_code = serializers.CharField(max_length=20)
-    country = serializers.CharField(min_length=2, max_length=2, help_text="ISO 3166-1 alpha-2, e.g. DE")
+    country = CountryField(help_text="ISO 3166-1 alpha-2, e.g. DE (any case is accepted and stored upper)")
     phone = serializers.CharField(
         max_length=16, required=False, allow_blank=True, default="", validators=[validate_e164]
     )
-
-    def validate_country(self, value: str) -> str:
-        code = value.upper()
-        if code not in COUNTRY_CODES:
-            raise serializers.ValidationError("Enter an ISO 3166-1 alpha-2 country code, e.g. DE.")
-        return code
 
 
 @extend_schema_field(AddressSerializer)
