@@ -9,9 +9,10 @@ A request body is refused with a 400 problem before any view sees it when it is:
 * not UTF-8 (RFC 8259 section 8.1), or not JSON, or uses NaN/Infinity (not JSON either);
 * nested deeper than JSON_MAX_DEPTH arrays/objects (RFC 8259 section 9 lets a parser limit depth);
   deeper input would otherwise exhaust the interpreter's recursion limit and answer 500;
-* carrying an integer outside the signed 64-bit range, or a number too large for a double (RFC 8259
-  section 6 lets a parser limit ranges): no field of this API takes one, the widest column is a
-  PostgreSQL bigint, and converting thousands of digits costs quadratic time;
+* carrying a number outside the signed 64-bit range, in any notation (RFC 8259 section 6 lets a
+  parser limit ranges): no field of this API takes one, the widest column is a PostgreSQL bigint, and
+  converting thousands of digits costs quadratic time. `1e30` is refused as `10**30` is, so the rule
+  is one bound on a value, as the OpenAPI schema states it (JSON Schema sees values, not notations);
 * carrying NUL or a lone UTF-16 surrogate in any string or key at any depth (400 validation-error,
   `errors` naming the field): neither can be stored (see integration.text), and a lone surrogate that
   got stored would make every later read of the row fail.
@@ -45,8 +46,8 @@ def _bounded_int(text: str) -> int:
 
 def _finite_float(text: str) -> float:
     value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("a number is too large to represent")
+    if not math.isfinite(value) or not INT_MIN <= value <= INT_MAX:
+        raise ValueError(f"a number is outside the 64-bit range ({INT_MIN} to {INT_MAX})")
     return value
 
 
