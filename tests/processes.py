@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +29,9 @@ class Gunicorn:
 
     def __init__(self, env: dict, *, workers: int = 1, worker_class: str = "sync"):
         self.port = free_port()
+        # A file, not a pipe: nobody reads a pipe while the server runs, and once its buffer is full
+        # (a few tracebacks) every worker blocks writing its log and the server hangs.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
         self.proc = subprocess.Popen(
             [
                 *(sys.executable, "-m", "gunicorn", "config.wsgi"),
@@ -37,7 +41,7 @@ class Gunicorn:
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
             start_new_session=True,
         )
 
@@ -52,10 +56,15 @@ class Gunicorn:
                 return self
             except (urllib.error.URLError, OSError):  # refused, reset or timed out while it boots
                 if self.proc.poll() is not None:
-                    raise RuntimeError(self.proc.stderr.read().decode()) from None
+                    raise RuntimeError(self.stderr()) from None
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"gunicorn on port {self.port} did not start")
+
+    def stderr(self) -> str:
+        """What the server has logged so far."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
