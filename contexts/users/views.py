@@ -5,7 +5,7 @@ block logging in again); everything else needs a valid access token. A customer 
 their own account, through /users/me/: there is no user-by-id endpoint outside the staff listing.
 """
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contexts.users import selectors, services
+from contexts.users.data import EmailTaken, InvalidCredentials, TokenExpired, TokenInvalid, TokenRevoked
 from contexts.users.serializers import (
     PasswordChangeSerializer,
     ProfileUpdateSerializer,
@@ -27,6 +28,7 @@ from contexts.users.serializers import (
 from integration.edge import ratelimit
 from integration.edge.permissions import IsStaff
 from integration.edge.ratelimit import ApiRateThrottle, LoginRateThrottle, RegisterRateThrottle
+from integration.edge.schema import problems
 
 
 def _tokens(pair) -> Response:
@@ -41,7 +43,9 @@ class _PublicApi(APIView):
 class UserRegisterApi(_PublicApi):
     throttle_classes = [ApiRateThrottle, RegisterRateThrottle]
 
-    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer}, auth=[])
+    @extend_schema(
+        request=RegisterSerializer, responses={201: UserSerializer, **problems(EmailTaken)}, auth=[]
+    )
     def post(self, request):
         body = RegisterSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -52,7 +56,11 @@ class UserRegisterApi(_PublicApi):
 class TokenObtainApi(_PublicApi):
     throttle_classes = [ApiRateThrottle, LoginRateThrottle]
 
-    @extend_schema(request=TokenObtainSerializer, responses={200: TokenPairSerializer}, auth=[])
+    @extend_schema(
+        request=TokenObtainSerializer,
+        responses={200: TokenPairSerializer, **problems(InvalidCredentials)},
+        auth=[],
+    )
     def post(self, request):
         body = TokenObtainSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -60,7 +68,11 @@ class TokenObtainApi(_PublicApi):
 
 
 class TokenRefreshApi(_PublicApi):
-    @extend_schema(request=RefreshSerializer, responses={200: TokenPairSerializer}, auth=[])
+    @extend_schema(
+        request=RefreshSerializer,
+        responses={200: TokenPairSerializer, **problems(TokenInvalid, TokenExpired, TokenRevoked)},
+        auth=[],
+    )
     def post(self, request):
         body = RefreshSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -129,7 +141,7 @@ class StaffUserListApi(GenericAPIView):
     permission_classes = [IsStaff]
     serializer_class = StaffUserSerializer
 
-    @extend_schema(parameters=[OpenApiParameter("search", str)])
+    @extend_schema(parameters=[StaffUserQuerySerializer])
     def get(self, request):
         query = StaffUserQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
