@@ -28,12 +28,16 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from drf_spectacular.drainage import has_override
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent, append_meta, force_instance, is_basic_serializer
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 
+from integration import money
+from integration.edge.parsers import INT_MAX, INT_MIN
 from integration.edge.problems import CONTENT_TYPE as PROBLEM_MEDIA_TYPE
 from integration.edge.problems import STATUS_BY_KIND
 from integration.errors import ContextError
@@ -89,6 +93,11 @@ _HEADERS = {
     },
 }
 _HEADERS_OF_STATUS = {401: ("WWW-Authenticate", False), 429: ("Retry-After", True)}
+
+
+# Shared validators that accept a list of values the schema can state as an enum (not a pattern that
+# admits values the validator refuses, such as "QQQ" for a currency).
+_ENUM_VALIDATORS = [(money.currency_validator, lambda: sorted(money.EXPONENTS))]
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -239,6 +248,19 @@ class ShopAutoSchema(AutoSchema):
             return {"$ref": _RESPONSES + shared[0]}
         return {**declared, "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}}
 
+    def _process_override_parameters(self, direction="request"):
+        parameters = super()._process_override_parameters(direction)
+        for parameter in self.get_override_parameters():
+            if not is_basic_serializer(parameter):
+                continue
+            # A query string is form input to DRF: an optional field sent empty (`?search=`) counts
+            # as not sent, so the empty value is accepted whatever the field's own rules.
+            for name, field in force_instance(parameter).fields.items():
+                found = parameters.get((name, "query"))
+                if found is not None and not field.required:
+                    found["allowEmptyValue"] = True
+        return parameters
+
     # --- lists ----------------------------------------------------------------------------------------
 
     def _is_list_view(self, serializer=None) -> bool:
@@ -275,7 +297,32 @@ class ShopAutoSchema(AutoSchema):
 
     # --- request fields -------------------------------------------------------------------------------
 
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request":
+            # Only the listed fields are read and anything else is ignored, but the parser has seen it
+            # first: it must be storable JSON like the rest of the document.
+            schema["additionalProperties"] = self._json_value()
+        return schema
+
+    def _json_value(self) -> dict[str, str]:
+        """A $ref to JSONValue: any JSON the API stores (registered once)."""
+        self.registry.register_on_missing(
+            ResolvedComponent(
+                name="JSONValue", type=ResolvedComponent.SCHEMA, object="JSONValue", schema=JSON_VALUE
+            )
+        )
+        return {"$ref": "#/components/schemas/JSONValue"}
+
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        if direction == "request" and _free_form(field) and not has_override(field, "field"):
+            # Free-form JSON is still held to what the parser stores (integration.edge.parsers).
+            value = self._json_value()
+            if isinstance(field, serializers.DictField):
+                schema = {"type": "object", "additionalProperties": value}
+            else:
+                schema = dict(value)
+            return append_meta(schema, self._get_serializer_field_meta(field, direction))
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if (
             isinstance(schema, dict)
@@ -292,6 +339,10 @@ class ShopAutoSchema(AutoSchema):
 
     def _insert_field_validators(self, field, schema):
         super()._insert_field_validators(field, schema)
+        for validator, values in _ENUM_VALIDATORS:
+            if validator in field.validators and schema.get("type") == "string":
+                schema["enum"] = values()
+                schema.pop("pattern", None)
         if (
             isinstance(field, serializers.CharField)
             and not isinstance(field, serializers.ChoiceField | serializers.RegexField)
@@ -299,11 +350,39 @@ class ShopAutoSchema(AutoSchema):
             and not field.allow_blank
             and schema.get("type") == "string"
             and schema.get("minLength", 0) >= 1
-            and "pattern" not in schema
-            and "format" not in schema
+            and not {"pattern", "format", "enum"} & schema.keys()
         ):
             # DRF strips surrounding whitespace before the blank check: "  " is as blank as "".
             schema["pattern"] = r"\S"
+
+
+# Any JSON value a request may carry where a field takes free-form JSON, and as a member no field
+# reads: the parser refuses numbers beyond 64 bits, NUL and lone surrogates at any depth
+# (integration.edge.parsers).
+_INT64 = {"minimum": INT_MIN, "maximum": INT_MAX}
+JSON_VALUE: dict[str, Any] = {
+    "description": "Any JSON value: numbers within the signed 64-bit range (whatever their notation), "
+    "strings without NUL or lone surrogates, arrays and objects of such values (nested at most "
+    "JSON_MAX_DEPTH deep, 64 by default).",
+    "nullable": True,
+    "anyOf": [
+        {"type": "string"},
+        {"type": "boolean"},
+        {"type": "number", **_INT64},
+        {"type": "array", "items": {"$ref": "#/components/schemas/JSONValue"}},
+        {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/JSONValue"}},
+    ],
+}
+
+
+def _free_form(field) -> bool:
+    """A field that takes any JSON (a JSONField, or a DictField/ListField whose child is unvalidated)."""
+    if isinstance(field, serializers.JSONField):
+        return True
+    child = getattr(field, "child", None)
+    return isinstance(field, serializers.DictField | serializers.ListField) and type(child).__name__ == (
+        "_UnvalidatedField"
+    )
 
 
 def public_api_only(endpoints, **kwargs):
