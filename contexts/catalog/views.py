@@ -1,15 +1,29 @@
 """REST endpoints of the catalog: thin — parse, call a selector or service, render."""
 
 from django.utils.http import parse_etags
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import status
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    inline_serializer,
+)
+from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contexts.catalog import selectors, services
+from contexts.catalog.data import (
+    CategoryNotFound,
+    InvalidLines,
+    ProductAlreadyExists,
+    ProductChanged,
+    StockAdjustmentRejected,
+    StockLimitExceeded,
+)
 from contexts.catalog.serializers import (
     MovementSerializer,
     ProductDetailSerializer,
@@ -20,6 +34,7 @@ from contexts.catalog.serializers import (
     StockSerializer,
 )
 from integration.edge.permissions import STAFF, IsStaff, IsStaffOrReadOnly, has_role
+from integration.edge.schema import OPTIONAL_AUTH, problems
 
 
 def _actor(request) -> str:
@@ -51,6 +66,24 @@ def _detail_if_modified(product, request) -> Response:
     return _detail(product)
 
 
+# --- OpenAPI only: shapes the views render or read that no serializer of theirs names ---------------
+
+_ETAG = OpenApiParameter(
+    "ETag", str, OpenApiParameter.HEADER, response=[200, 201], description="The product's entity tag."
+)
+
+
+def _condition(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        name, str, OpenApiParameter.HEADER, description=f"RFC 9110, section 13.1. {description}"
+    )
+
+
+@extend_schema_serializer(exclude_fields=["sku"], component_name="ProductChanges")
+class _ProductChanges(ProductWriteSerializer):
+    """Any of a product's fields but its SKU, which is in the URL and cannot change."""
+
+
 class ProductListCreateApi(GenericAPIView):
     """GET: the public, paginated storefront listing. POST: staff create a product."""
 
@@ -68,7 +101,8 @@ class ProductListCreateApi(GenericAPIView):
     @extend_schema(
         operation_id="products_create",
         request=ProductWriteSerializer,
-        responses={201: ProductDetailSerializer},
+        responses={201: ProductDetailSerializer, **problems(ProductAlreadyExists, CategoryNotFound)},
+        parameters=[_ETAG],
     )
     def post(self, request):
         body = ProductWriteSerializer(data=request.data)
@@ -92,6 +126,8 @@ class ProductDetailApi(APIView):
     @extend_schema(
         operation_id="products_retrieve",
         responses={200: ProductDetailSerializer, 304: OpenApiResponse(description="Not modified (ETag)")},
+        parameters=[_ETAG, _condition("If-None-Match", "304 when it names the current ETag, or is *.")],
+        auth=OPTIONAL_AUTH,  # staff also see inactive products
     )
     def get(self, request, sku: str):
         staff = has_role(request.user, STAFF)
@@ -99,8 +135,16 @@ class ProductDetailApi(APIView):
 
     @extend_schema(
         operation_id="products_partial_update",
-        request=ProductWriteSerializer,
-        responses={200: ProductDetailSerializer},
+        request=_ProductChanges,
+        responses={
+            200: ProductDetailSerializer,
+            **problems(ProductAlreadyExists, CategoryNotFound, ProductChanged),
+        },
+        parameters=[
+            _ETAG,
+            _condition("If-Match", "Apply only if the product's ETag is one of these (or *); else 412."),
+            _condition("If-None-Match", "With *: apply only if the product does not exist (it does: 412)."),
+        ],
     )
     def patch(self, request, sku: str):
         body = ProductWriteSerializer(data=request.data, partial=True)
@@ -114,12 +158,30 @@ class ProductDetailApi(APIView):
         return _detail(selectors.product_get(sku=sku, include_inactive=True))
 
 
+@extend_schema_field({"type": "array", "items": {"$ref": "#/components/schemas/CategoryNode"}})
+class _Subcategories(serializers.ListField):
+    """A node's children, each a CategoryNode itself (for the schema: the view renders plain dicts)."""
+
+
 class CategoryTreeApi(APIView):
     """The category tree: each node has slug, name and its children."""
 
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="categories_tree", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="categories_tree",
+        responses={
+            200: inline_serializer(
+                "CategoryNode",
+                {
+                    "slug": serializers.SlugField(),
+                    "name": serializers.CharField(),
+                    "children": _Subcategories(),
+                },
+                many=True,
+            )
+        },
+    )
     def get(self, request):
         return Response(selectors.category_tree())
 
@@ -154,7 +216,12 @@ class StockAdjustmentApi(APIView):
     permission_classes = [IsStaff]
 
     @extend_schema(
-        operation_id="inventory_adjust", request=StockAdjustmentSerializer, responses={201: StockSerializer}
+        operation_id="inventory_adjust",
+        request=StockAdjustmentSerializer,
+        responses={
+            201: StockSerializer,
+            **problems(InvalidLines, StockAdjustmentRejected, StockLimitExceeded),
+        },
     )
     def post(self, request, sku: str):
         body = StockAdjustmentSerializer(data=request.data)
