@@ -234,7 +234,14 @@ SIMPLE_JWT = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shop API",
-    "DESCRIPTION": "Storefront REST API of the shop modular monolith.",
+    "DESCRIPTION": (
+        "Storefront REST API of the shop modular monolith. Errors are `application/problem+json` "
+        "(RFC 9457, the `Problem` schema) with a stable `type`. Money is a decimal string with an ISO 4217 "
+        "`currency`; timestamps are ISO 8601 UTC. JSON bodies hold values of the documented JSON types; "
+        "no string anywhere may contain NUL or a lone UTF-16 surrogate, and no number may leave the "
+        "signed 64-bit range. Members a request schema does not list are ignored. Every response "
+        "carries `X-Request-ID`."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
