@@ -11,7 +11,6 @@ import dataclasses
 import datetime as dt
 import functools
 import json
-import random
 import traceback
 import uuid
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from integration import codec, correlation, sql
+from integration.backoff import equal_jitter
 from integration.bus import registry
 from integration.bus.models import Delivery, InboxRecord, OutboxMessage
 from integration.logging import get_logger
@@ -92,10 +92,12 @@ def max_countdown() -> float:
 
 
 def backoff_seconds(attempts: int) -> float:
-    """Exponential backoff with 'equal jitter': half fixed, half random, capped."""
-    ceiling = min(_conf("BACKOFF_MAX_SECONDS"), _conf("BACKOFF_BASE_SECONDS") * 2 ** max(0, attempts - 1))
-    ceiling = min(ceiling, max_countdown())
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
+    """Exponential backoff with equal jitter (integration.backoff), capped below the broker's limits."""
+    return equal_jitter(
+        attempt=attempts,
+        base=_conf("BACKOFF_BASE_SECONDS"),
+        cap=min(_conf("BACKOFF_MAX_SECONDS"), max_countdown()),
+    )
 
 
 # Hot paths below write their statements in SQL through integration.sql (names from these models).
