@@ -381,3 +381,26 @@ def test_a_handlers_own_failure_is_filtered_apart_from_the_permanent_reasons(
 def test_unknown_subscription_lookups_say_what_happened():
     with pytest.raises(registry.UnknownSubscription, match="renamed or removed"):
         registry.subscription(f"testbus.on_nothing_{uuid.uuid4().hex}")
+
+
+def on_pinged_noop(event, envelope):
+    return None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_checking_the_handler_and_event_type_adds_no_query_to_a_delivery(testbus, recorded_sends):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    registry.subscribe(context="testbus", event=events.Pinged, handler=on_pinged_noop)
+    try:
+        event_id = bus.publish(events.Pinged(n=5))
+        delivery = Delivery.objects.get(message_id=event_id, handler="testbus.on_pinged_noop")
+        with CaptureQueriesContext(connection) as queries:
+            assert core.deliver(delivery.id).status == "delivered"
+    finally:
+        registry.unsubscribe("testbus.on_pinged_noop")
+    # The hot path on PostgreSQL: claim (SELECT ... FOR UPDATE), then mark delivered + inbox (one CTE),
+    # in one transaction; the wiring checks are dictionary lookups.
+    statements = [q["sql"].split()[0] for q in queries]
+    assert statements == ["BEGIN", "SELECT", "WITH", "COMMIT"], [q["sql"] for q in queries]
