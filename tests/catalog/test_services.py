@@ -52,14 +52,21 @@ def test_a_category_in_use_is_not_deleted(tree):
     assert Category.objects.filter(slug__in=["cutlery", "kitchen"]).count() == 2
 
 
-def test_the_admin_bulk_delete_skips_categories_in_use(admin_client, tree):
+def test_the_admin_bulk_delete_goes_through_the_service_and_refuses_categories_in_use(admin_client, tree):
     make_product("KNIFE-1", category="cutlery")
-    ids = list(Category.objects.filter(slug__in=["garden", "cutlery"]).values_list("pk", flat=True))
-    response = admin_client.post(
-        "/admin/catalog/category/", {"action": "delete_selected", "_selected_action": ids, "post": "yes"}
-    )
-    assert response.status_code in (200, 302)
-    assert set(Category.objects.values_list("slug", flat=True)) >= {"cutlery"}
+
+    def delete(*slugs):
+        ids = list(Category.objects.filter(slug__in=slugs).values_list("pk", flat=True))
+        return admin_client.post(
+            "/admin/catalog/category/", {"action": "delete_selected", "_selected_action": ids, "post": "yes"}
+        )
+
+    assert delete("garden", "cutlery").status_code == 200  # the admin names what protects cutlery
+    assert Category.objects.filter(slug__in=["garden", "cutlery"]).count() == 2
+    home_before = selectors.category_subtree_ids(slug="home")
+    assert delete("garden", "books").status_code == 302
+    assert not Category.objects.filter(slug__in=["garden", "books"]).exists()
+    assert len(selectors.category_subtree_ids(slug="home")) == len(home_before) - 1
 
 
 # --- one mapping of product fields ------------------------------------------------------------------
