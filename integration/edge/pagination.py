@@ -51,6 +51,17 @@ class PageNumberPagination(pagination.PageNumberPagination):
             self.past_end_count = self.django_paginator_class(queryset, 1).count
             return []
 
+    def get_schema_operation_parameters(self, view):
+        """`page` and `page_size` in OpenAPI, with the bounds paginate_queryset checks (a larger size
+        within them is served as max_page_size, not refused)."""
+        page, size = super().get_schema_operation_parameters(view)
+        page["schema"].update(minimum=1, maximum=MAX_PAGE)
+        size["schema"].update(minimum=1, maximum=10**_MAX_DIGITS - 1)
+        size["description"] = (
+            f"Results per page (default {self.page_size}; at most {self.max_page_size} are served)."
+        )
+        return [page, size]
+
     def get_paginated_response(self, data):
         if self.past_end_count is not None:
             return Response({"count": self.past_end_count, "next": None, "previous": None, "results": []})

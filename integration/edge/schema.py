@@ -278,23 +278,6 @@ class ShopAutoSchema(AutoSchema):
         # Filter backends filter a view's queryset; a list inferred above reads a selector instead.
         return super().get_filter_backends() if AutoSchema._is_list_view(self) else []
 
-    def _get_pagination_parameters(self):
-        parameters = super()._get_pagination_parameters()
-        paginator = self._get_paginator()
-        for parameter in parameters:
-            schema = parameter["schema"]
-            if parameter["name"] == getattr(paginator, "page_query_param", None):
-                schema.update(minimum=1, maximum=getattr(paginator, "max_page", 10_000_000))
-            elif parameter["name"] == getattr(paginator, "page_size_query_param", None):
-                schema["minimum"] = 1
-                cap = getattr(paginator, "max_page_size", None)
-                if cap:
-                    # A larger size is served as the cap, not refused: no maximum in the schema.
-                    parameter["description"] = (
-                        f"Results per page (default {paginator.page_size}, at most {cap})."
-                    )
-        return parameters
-
     # --- request fields -------------------------------------------------------------------------------
 
     def _map_basic_serializer(self, serializer, direction):
