@@ -11,12 +11,17 @@ running server against it, so whatever this module infers must be what the serve
   is refused even where none is needed) or the permissions refuse anonymous callers; 403 when they
   refuse an authenticated caller; 404 with path parameters; 406 always (content negotiation); 412 with
   an `If-Match` parameter; 413 and 415 with a body; 429 with throttles; 503 when the shared cache is
-  needed (rate-limit counters, token revocation), which fails closed. Anything else the operation
-  raises (409, 422, or 401 from a login) it declares: `extend_schema(responses={..., **problems(409)})`.
+  needed (rate-limit counters, token revocation), which fails closed. The business errors an
+  operation raises (409, 422, or 401 from a login) it declares by class, which also lists their `type`
+  slugs: `extend_schema(responses={201: X, **problems(ProductAlreadyExists, CategoryNotFound)})`.
 * **lists**: a GET without path parameters on a paginated `GenericAPIView` answers the page envelope
-  (`count`, `next`, `previous`, `results`), with `page` and `page_size` bounded as the paginator checks.
-* **request fields** as DRF validates them: a required text field must hold a non-blank character
-  (DRF trims whitespace first), and a decimal string has at least one digit on each side of the point.
+  (`count`, `next`, `previous`, `results`), with `page` and `page_size` as the paginator states them.
+* **request bodies** as DRF and the parser take them: a required text field holds a non-blank
+  character (DRF trims whitespace first); a decimal string has digits on each side of the point; a
+  value a shared validator lists (currencies) is an enum; an optional query field may be sent empty
+  (DRF reads that as absent); members no field reads, and free-form JSON fields, must be storable
+  JSON (`JSONValue`: the parser refuses NUL, lone surrogates and numbers beyond 64 bits anywhere).
+  Request and response shapes are separate components (COMPONENT_SPLIT_REQUEST).
 
 Only the public API (`/api/v1/`) is described; test-only and internal service endpoints are not part of
 the storefront's contract.
@@ -34,6 +39,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent, append_meta, force_instance, is_basic_serializer
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
+from rest_framework.fields import _UnvalidatedField  # DRF's child of a ListField/DictField given none
 from rest_framework.generics import GenericAPIView
 
 from integration import money
@@ -43,8 +49,8 @@ from integration.edge.problems import STATUS_BY_KIND
 from integration.errors import ContextError
 
 SCHEME = "bearerAuth"
-# Security for an operation anyone may call but whose answer depends on who calls (RFC: OpenAPI 3.0.3,
-# "Security Requirement Object": an empty object makes the requirement optional).
+# Security for an operation anyone may call but whose answer depends on who calls (OpenAPI 3.0.3,
+# "Security Requirement Object": an empty requirement makes authentication optional).
 OPTIONAL_AUTH: list[dict[str, list]] = [{SCHEME: []}, {}]
 
 _RESPONSES = "#/components/responses/"
@@ -67,7 +73,7 @@ PROBLEMS: dict[int, tuple[str, str]] = {
     404: ("NotFound", "Nothing exists at this path (or it is not visible to the caller)."),
     406: ("NotAcceptable", "The Accept header admits no media type this operation answers with."),
     409: ("Conflict", "The request is valid but the current state refuses it; `type` says why."),
-    412: ("PreconditionFailed", "The If-Match condition no longer holds; nothing was changed."),
+    412: ("PreconditionFailed", "A condition the request set (If-Match, If-None-Match) does not hold."),
     413: ("PayloadTooLarge", "The request body is larger than the server accepts."),
     415: ("UnsupportedMediaType", "The request body is not `application/json`."),
     422: ("Unprocessable", "The request is well-formed, but a business rule refuses its content."),
@@ -141,16 +147,13 @@ def problems(*raised: int | type[ContextError]) -> dict[int, OpenApiResponse]:
         bucket = codes.setdefault(status, [])
         if not isinstance(item, int):
             bucket.append(item.code)
-    return {
-        status: OpenApiResponse(
-            ProblemSerializer,
-            description=PROBLEMS[status][1]
-            + (
-                "" if not slugs else " `type` slugs: " + ", ".join(f"`{s}`" for s in sorted(set(slugs))) + "."
-            ),
-        )
-        for status, slugs in sorted(codes.items())
-    }
+    responses = {}
+    for status, slugs in sorted(codes.items()):
+        description = PROBLEMS[status][1]
+        if slugs:
+            description += " `type` slugs: " + ", ".join(f"`{s}`" for s in sorted(set(slugs))) + "."
+        responses[status] = OpenApiResponse(ProblemSerializer, description=description)
+    return responses
 
 
 class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -248,19 +251,6 @@ class ShopAutoSchema(AutoSchema):
             return {"$ref": _RESPONSES + shared[0]}
         return {**declared, "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}}
 
-    def _process_override_parameters(self, direction="request"):
-        parameters = super()._process_override_parameters(direction)
-        for parameter in self.get_override_parameters():
-            if not is_basic_serializer(parameter):
-                continue
-            # A query string is form input to DRF: an optional field sent empty (`?search=`) counts
-            # as not sent, so the empty value is accepted whatever the field's own rules.
-            for name, field in force_instance(parameter).fields.items():
-                found = parameters.get((name, "query"))
-                if found is not None and not field.required:
-                    found["allowEmptyValue"] = True
-        return parameters
-
     # --- lists ----------------------------------------------------------------------------------------
 
     def _is_list_view(self, serializer=None) -> bool:
@@ -279,6 +269,19 @@ class ShopAutoSchema(AutoSchema):
         return super().get_filter_backends() if AutoSchema._is_list_view(self) else []
 
     # --- request fields -------------------------------------------------------------------------------
+
+    def _process_override_parameters(self, direction="request"):
+        parameters = super()._process_override_parameters(direction)
+        for parameter in self.get_override_parameters():
+            if not is_basic_serializer(parameter):
+                continue
+            # A query string is form input to DRF: an optional field sent empty (`?search=`) counts
+            # as not sent, so the empty value is accepted whatever the field's own rules.
+            for name, field in force_instance(parameter).fields.items():
+                found = parameters.get((name, "query"))
+                if found is not None and not field.required:
+                    found["allowEmptyValue"] = True
+        return parameters
 
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
@@ -363,8 +366,8 @@ def _free_form(field) -> bool:
     if isinstance(field, serializers.JSONField):
         return True
     child = getattr(field, "child", None)
-    return isinstance(field, serializers.DictField | serializers.ListField) and type(child).__name__ == (
-        "_UnvalidatedField"
+    return isinstance(field, serializers.DictField | serializers.ListField) and isinstance(
+        child, _UnvalidatedField
     )
 
 
