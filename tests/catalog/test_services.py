@@ -76,6 +76,17 @@ INLINE_ADD = {"stock-TOTAL_FORMS": "0", "stock-INITIAL_FORMS": "0"}
 INLINE_CHANGE = {"stock-TOTAL_FORMS": "1", "stock-INITIAL_FORMS": "1", "stock-0-product": "LAMP-1"}
 
 
+def test_every_writer_names_a_product_s_fields_as_the_services_do():
+    from contexts.catalog.forms import ProductAdminForm
+    from contexts.catalog.serializers import ProductWriteSerializer
+
+    assert set(ProductWriteSerializer().fields) == {"sku", *services.FIELDS}
+    assert set(ProductFieldsForm.base_fields) == set(services.FIELDS)
+    assert set(ProductAdminForm.base_fields) == {"sku", *services.FIELDS}
+    conditions = {"if_match", "if_none_match"}
+    assert set(services.products.product_update.__kwdefaults__) - conditions == set(services.FIELDS)
+
+
 def test_the_admin_screen_writes_through_the_service_with_its_events(admin_client, tree):
     response = admin_client.post(
         "/admin/catalog/product/add/",

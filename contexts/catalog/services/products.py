@@ -28,6 +28,7 @@ from contexts.catalog.data import (
     ProductChanged,
     ProductNotFound,
 )
+from contexts.catalog.forms import ProductFieldsForm
 from contexts.catalog.models import Category, Product, Stock
 from integration import bus
 
@@ -214,7 +215,8 @@ def product_update(
     so of two writers holding the same tag exactly one succeeds. Strong comparison for If-Match, weak
     for If-None-Match.
 
-    Errors: ProductNotFound; ProductChanged (412 at the edge) when a condition fails, nothing changed;
+    Errors: ProductNotFound; ProductChanged (a PreconditionFailed) when a condition fails, nothing
+    changed;
     ValidationError by field (a new currency without its price among them); CategoryNotFound;
     ProductAlreadyExists for a slug that is taken.
     """
@@ -324,8 +326,6 @@ def products_import_csv(*, text: str) -> tuple[int, int]:
     means "no category" (what the admin's export writes for none). Rows are read by the admin's product
     form (contexts.catalog.forms.ProductFieldsForm). ValidationError lists each bad row: "line N: ...".
     """
-    from contexts.catalog.forms import ProductFieldsForm
-
     reader = csv.DictReader(io.StringIO(text))
     columns = set(reader.fieldnames or ())
     missing = set(CSV_REQUIRED) - columns
