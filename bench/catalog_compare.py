@@ -5,9 +5,9 @@
 
 Each round runs CALLERS spawned processes per checkout (released together by a barrier after a one-second
 warm-up), importing `contexts.catalog.api` from that checkout and nothing else of it: the harness, the
-data and the database are the same for both, and alternating rounds let a busy neighbour on the machine
-slow both alike. Prints each round, each checkout's mean and the ratio of the second to the first.
-Migrations are those of the checkout given last (run by make bench-catalog, which also loads the data).
+data and the database are the same for both, and rounds alternate in ABBA order so that a busy
+neighbour on the machine slows both alike. Prints each round, each checkout's mean and the ratio of the
+second to the first. The data and migrations are those make bench-catalog loaded (run it first).
 """
 
 import argparse
@@ -73,7 +73,8 @@ def main() -> None:
     checkouts = [str(Path(args.before).resolve()), str(Path(args.after).resolve())]
     rates: dict[str, list[float]] = {c: [] for c in checkouts}
     for n in range(args.rounds):
-        for checkout in checkouts:
+        # ABBA order: a load that rises or falls during the run weighs on both checkouts alike.
+        for checkout in checkouts if n % 2 == 0 else reversed(checkouts):
             rate, errors = _round(checkout, args.seconds)
             rates[checkout].append(rate)
             print(f"round {n + 1}  {checkout:<40} {rate:8.1f} pairs/s  ({errors} errors)", flush=True)
