@@ -135,17 +135,31 @@ def canonical_email(address: str) -> str:
 
     Raises django.core.exceptions.ValidationError (code "invalid") if the normal form is longer than
     254 characters (RFC 5321 section 4.5.3.1.3; normalising can lengthen an address: U+33D2 is "log"
-    in NFKC, so checking the raw input is not enough), if its domain has no IDNA 2008 ASCII form (an
-    address literal such as "[192.0.2.1]" excepted), or if it is not a valid address (Django's
-    EmailValidator).
+    in NFKC, so checking the raw input is not enough), if its local part is not ASCII or longer than 64,
+    if its domain is not a dotted name with a valid IDNA 2008 form (no address literals, no
+    "localhost"), or if it is not a valid address (Django's EmailValidator).
     """
     normal = normalize_email(address)
     if len(normal) > EMAIL_MAX_LENGTH:
         raise ValidationError(
             f"The address is longer than {EMAIL_MAX_LENGTH} characters in its normal form.", code="invalid"
         )
-    domain = normal.rpartition("@")[2]
-    if not domain.isascii() and not (domain.startswith("[") and domain.endswith("]")):
-        raise ValidationError("The domain is not a valid internationalised domain name.", code="invalid")
+    local, _, domain = normal.rpartition("@")
+    # No SMTPUTF8 (RFC 6531) local parts: outside ASCII, lookalikes such as U+0131 (dotless i, which no
+    # normalisation maps to "i") would name a second account; nor quoted ones ("quinn"@ is quinn@ to
+    # a mail server). RFC 5321 4.5.3.1.1: at most 64 octets.
+    if not local.isascii() or len(local) > 64 or local.startswith('"'):
+        raise ValidationError(
+            "The part before @ must be at most 64 ASCII characters, unquoted.", code="invalid"
+        )
+    # A deliverable address on the internet: a dotted domain name, not "localhost" or an IP literal.
+    if domain.startswith("[") or "." not in domain.strip("."):
+        raise ValidationError("The domain must be a domain name such as example.com.", code="invalid")
+    try:
+        idna.decode(domain)  # an ASCII "xn--" label must decode to a valid IDNA 2008 label
+    except (idna.IDNAError, UnicodeError):
+        raise ValidationError(
+            "The domain is not a valid internationalised domain name.", code="invalid"
+        ) from None
     validate_email(normal)
     return normal

@@ -26,6 +26,11 @@ from integration import money
 CSV_COLUMNS = ["sku", *(field for field in services.FIELDS if field not in ("attributes", "images"))]
 
 
+# A cell a spreadsheet would run as a formula ("=HYPERLINK(...)", "+cmd|..."): OWASP's CSV injection
+# advice is to make it text with a leading apostrophe, which spreadsheets do not display.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_cell(product: Product, column: str) -> str:
     if column == "category":
         return product.category.slug if product.category else ""
@@ -33,7 +38,8 @@ def _csv_cell(product: Product, column: str) -> str:
         return "true" if product.is_active else "false"
     if column == "price":
         return money.amount_text(amount=product.price, currency=product.currency)
-    return str(getattr(product, column))
+    text = str(getattr(product, column))
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _admin_actor(request) -> str:

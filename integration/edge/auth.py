@@ -66,8 +66,9 @@ def claims_checked(claims: Mapping[str, Any]) -> TokenUser:
 class JWTAuthentication(BaseAuthentication):
     """`Authorization: Bearer <access token>`: signature (one pinned algorithm), expiry, type, revocation.
 
-    No header means an anonymous request (public endpoints allow it, others answer 401); a header that
-    is present but wrong is always a 401, never silently anonymous.
+    No Bearer header means an anonymous request (public endpoints allow it, others answer 401; another
+    scheme, such as a proxy's Basic credentials, is not ours to judge); a Bearer header that is present
+    but wrong is always a 401, never silently anonymous.
     """
 
     keyword = b"bearer"

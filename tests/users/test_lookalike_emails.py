@@ -124,7 +124,8 @@ def test_canonical_email_refuses_what_normalising_makes_invalid():
         canonical_email("㏒" * 90 + "@example.com")
     with pytest.raises(ValidationError):  # no IDNA 2008 form: a symbol in the domain
         canonical_email("snow@☃.net")
-    assert canonical_email("Ops@[192.0.2.1]") == "ops@[192.0.2.1]"
+    with pytest.raises(ValidationError):  # an address literal is no internet mailbox to register
+        canonical_email("Ops@[192.0.2.1]")
 
 
 def test_the_migration_normalises_stored_rows_and_leaves_collisions_alone(capsys):
@@ -144,3 +145,21 @@ def test_the_migration_normalises_stored_rows_and_leaves_collisions_alone(capsys
     assert emails[upper.id] == "ada@example.org"
     assert emails[lookalike.id] == "quinn@" + fullwidth("example") + ".com"  # taken: left for an operator
     assert str(lookalike.id) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "x@xn--zz.com",  # an ASCII label that is no valid IDNA label
+        "a" * 65 + "@example.com",  # RFC 5321: a local part is at most 64 octets
+        "qu\u0131nn@example.com",  # dotless i: a lookalike no normalisation maps to quinn
+        '"quinn"@example.com',  # quoted: the same mailbox as quinn@ to a mail server
+        "x@localhost",
+        "x@[127.0.0.1]",
+    ],
+)
+def test_registration_refuses_addresses_that_are_lookalikes_or_not_internet_mailboxes(email):
+    UserFactory(email="quinn@example.com")
+    body = assert_problem(_register(email), 400, "validation-error")
+    assert "email" in body["errors"]
+    assert User.objects.count() == 1

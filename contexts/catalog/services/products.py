@@ -327,7 +327,11 @@ def products_import_csv(*, text: str) -> tuple[int, int]:
     form (contexts.catalog.forms.ProductFieldsForm). ValidationError lists each bad row: "line N: ...".
     """
     reader = csv.DictReader(io.StringIO(text))
-    columns = set(reader.fieldnames or ())
+    header = list(reader.fieldnames or ())
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:  # DictReader would silently keep the last of them
+        raise ValidationError(f"Repeated column(s): {', '.join(repeated)}.")
+    columns = set(header)
     missing = set(CSV_REQUIRED) - columns
     if missing:
         raise ValidationError(f"Missing column(s): {', '.join(sorted(missing))}.")
