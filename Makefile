@@ -57,9 +57,12 @@ run: demo
 	@echo "Serving on http://$(HOST):$(PORT)/  (API under /api/v1/, docs at /api/docs/, admin at /admin/)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+# gunicorn's widest request line (8190 bytes), so an over-long query reaches the API and gets its 400
+# problem+json; beyond that (and for over-large headers) gunicorn answers a plain-text 400/431 itself.
 web: install
 	$(PY) manage.py collectstatic --noinput -v0
-	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-2} --access-logfile -
+	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-2} --access-logfile - \
+		--limit-request-line 8190
 
 worker: install
 	$(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency=$${WORKER_CONCURRENCY:-2}
