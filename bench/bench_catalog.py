@@ -271,14 +271,15 @@ def _pairs_worker(kind: str, seconds: float, seed: int, start, queue) -> None:
     queue.put(run(rng, seed, seconds))
 
 
-def _pairs(kind: str, seconds: float) -> tuple[int, int, float]:
-    """(pairs, errors, seconds) of CALLERS processes reserving and releasing at once, through the api
-    ("api") or the raw loop ("raw"). The clock starts when all of them have started up and warmed up (a
-    barrier releases them together), so spawning processes and django.setup() are not counted."""
+def run_callers(worker, first_arg, seconds: float) -> tuple[int, int, float]:
+    """(pairs, errors, seconds) of CALLERS spawned processes running `worker(first_arg, seconds, index,
+    start, queue)` at once; each puts its (pairs, errors) on the queue. The clock starts when all of them
+    have started up and warmed up (a barrier releases them together), so spawning processes and
+    django.setup() are not counted."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     start = ctx.Barrier(CALLERS + 1)
-    procs = [ctx.Process(target=_pairs_worker, args=(kind, seconds, i, start, queue)) for i in range(CALLERS)]
+    procs = [ctx.Process(target=worker, args=(first_arg, seconds, i, start, queue)) for i in range(CALLERS)]
     for p in procs:
         p.start()
     start.wait(timeout=120)
@@ -288,6 +289,11 @@ def _pairs(kind: str, seconds: float) -> tuple[int, int, float]:
     for p in procs:
         p.join()
     return sum(r[0] for r in results), sum(r[1] for r in results), elapsed
+
+
+def _pairs(kind: str, seconds: float) -> tuple[int, int, float]:
+    """Reserve+release through the api ("api") or the raw loop ("raw"), CALLERS processes at once."""
+    return run_callers(_pairs_worker, kind, seconds)
 
 
 def _reserve_release(seconds: float, rounds: int = 2) -> dict[str, tuple[float, int]]:

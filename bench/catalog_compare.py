@@ -11,17 +11,15 @@ second to the first. The data and migrations are those make bench-catalog loaded
 """
 
 import argparse
-import multiprocessing as mp
 import os
 import random
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_catalog import BENCH_DB, CALLERS, _api_pairs, _server_url  # noqa: E402
+from bench.bench_catalog import BENCH_DB, _api_pairs, _server_url, run_callers  # noqa: E402
 
 
 def _worker(checkout: str, seconds: float, seed: int, start, queue) -> None:
@@ -48,19 +46,8 @@ def _worker(checkout: str, seconds: float, seed: int, start, queue) -> None:
 
 
 def _round(checkout: str, seconds: float) -> tuple[float, int]:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    start = ctx.Barrier(CALLERS + 1)
-    procs = [ctx.Process(target=_worker, args=(checkout, seconds, i, start, queue)) for i in range(CALLERS)]
-    for p in procs:
-        p.start()
-    start.wait(timeout=120)
-    started = time.perf_counter()
-    results = [queue.get() for _ in procs]
-    elapsed = time.perf_counter() - started
-    for p in procs:
-        p.join()
-    return sum(r[0] for r in results) / elapsed, sum(r[1] for r in results)
+    pairs, errors, elapsed = run_callers(_worker, checkout, seconds)
+    return pairs / elapsed, errors
 
 
 def main() -> None:
