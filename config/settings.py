@@ -62,6 +62,8 @@ MIDDLEWARE = [
     # a path missing only its trailing slash is served, never redirected (integration.edge.middleware).
     "integration.edge.middleware.StorableInputMiddleware",
     "integration.edge.middleware.TrailingSlashMiddleware",
+    # A plain-HTTP POST/PUT/PATCH/DELETE is refused, never redirected to HTTPS (reads still are).
+    "integration.edge.middleware.HttpsWritesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # In production gunicorn serves the admin's and the API docs' static files itself (collected by
     # `make web`); with DEBUG the dev server's staticfiles app does.

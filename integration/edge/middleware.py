@@ -6,6 +6,7 @@ import json
 from django.conf import settings
 from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpResponseBadRequest
+from django.middleware import security
 from django.urls import Resolver404, resolve
 
 from integration import correlation
@@ -118,6 +119,29 @@ class TrailingSlashMiddleware:
             if not _serves(path, urlconf) and _serves(f"{path}/", urlconf):
                 request.path_info = f"{path}/"
                 request.path = f"{request.path}/"
+        return self.get_response(request)
+
+
+class HttpsWritesMiddleware:
+    """Before Django's SecurityMiddleware: a plain-HTTP request with a method other than GET or HEAD,
+    which SECURE_SSL_REDIRECT would answer with a 301 to HTTPS, is refused instead (403 problem
+    `https-required`). A client follows a 301 with GET and drops the body (RFC 9110 section 15.4.2),
+    and the body has already crossed the network in clear. GET and HEAD keep the redirect."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        # Django's own decision (settings, exempt paths, proxies), asked without acting on it.
+        self._security = security.SecurityMiddleware(get_response)
+
+    def __call__(self, request):
+        if request.method not in ("GET", "HEAD"):
+            redirect = self._security.process_request(request)
+            if redirect is not None:
+                return problem_response(
+                    403,
+                    slug="https-required",
+                    detail=f"Send {request.method} requests over HTTPS: {redirect['Location']}",
+                )
         return self.get_response(request)
 
 

@@ -167,3 +167,13 @@ def test_the_docs_pages_answer_other_methods_with_a_405_problem(client, path):
 @pytest.mark.parametrize("path", ["/health/", "/ready/", "/api", "/api/nothing-here"])
 def test_near_misses_of_api_paths_are_problems_not_html_pages(client, path):
     _assert_problem(client.get(path), 404)
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_a_plain_http_write_is_refused_not_redirected_to_https(client, settings, method):
+    # A client follows a 301 with GET and drops the body: refuse instead (reads keep the redirect).
+    settings.SECURE_SSL_REDIRECT = True
+    response = getattr(client, method)("/api/v1/products/", {"name": "x"}, content_type="application/json")
+    body = _assert_problem(response, 403, "https-required")
+    assert "https://" in body["detail"]
+    assert client.get("/api/v1/products/").status_code == 301
