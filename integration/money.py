@@ -19,6 +19,7 @@ serializers (which convert it to a field error) all understand; nothing here kno
     quantize(amount=Decimal("1500.00"), currency="JPY")          # Decimal("1500")
 """
 
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
@@ -48,6 +49,21 @@ def currency_exponent(code: str) -> int:
 def currency_validator(code: str) -> None:
     """A field validator (model, form or DRF field): `code` is an active ISO 4217 currency."""
     currency_exponent(code)
+
+
+@dataclass(frozen=True)
+class CurrencyValidator:
+    """A field validator for currencies whose amounts go into a column of `places` decimal places:
+    `CurrencyValidator(places=2)` refuses KWD (3) as well as QQQ. `codes()` lists what it accepts (the
+    OpenAPI schema states it as an enum)."""
+
+    places: int
+
+    def __call__(self, code: str) -> None:
+        currency_validate(code=code, places=self.places)
+
+    def codes(self) -> list[str]:
+        return sorted(code for code, exponent in EXPONENTS.items() if exponent <= self.places)
 
 
 def currency_validate(*, code: str, places: int | None = None) -> int:

@@ -5,10 +5,12 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from contexts.catalog.models import Movement, sku_validator
+from contexts.catalog.models import Movement, Product, sku_validator
 from contexts.catalog.selectors import DEFAULT_ORDERING, ORDERINGS, ProductFilters, product_available
 from integration import money
 
+# Prices are stored with this many decimal places: a currency with more minor units cannot be sold.
+PRICE_PLACES = Product._meta.get_field("price").decimal_places
 PRICE_LIMIT = Decimal("9999999999.99")
 
 
@@ -111,9 +113,9 @@ class ProductWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, validators=[_no_nul])
     slug = serializers.SlugField(max_length=220, required=False)
     description = serializers.CharField(required=False, allow_blank=True, validators=[_no_nul])
-    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
+    price = serializers.DecimalField(max_digits=12, decimal_places=PRICE_PLACES, min_value=Decimal("0"))
     # ISO 4217; the price must be in its minor units (JPY whole, EUR cents): the model checks both.
-    currency = serializers.CharField(max_length=3, validators=[money.currency_validator])
+    currency = serializers.CharField(max_length=3, validators=[money.CurrencyValidator(places=PRICE_PLACES)])
     category = serializers.SlugField(max_length=80, required=False, allow_null=True)
     attributes = serializers.DictField(required=False, validators=[_json_without_nul])
     images = serializers.ListField(child=serializers.URLField(max_length=500), required=False, max_length=20)

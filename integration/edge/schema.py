@@ -329,6 +329,10 @@ class ShopAutoSchema(AutoSchema):
             if validator in field.validators and schema.get("type") == "string":
                 schema["enum"] = values()
                 schema.pop("pattern", None)
+        for validator in field.validators:
+            if isinstance(validator, money.CurrencyValidator) and schema.get("type") == "string":
+                schema["enum"] = validator.codes()
+                schema.pop("pattern", None)
         if (
             isinstance(field, serializers.CharField)
             and not isinstance(field, serializers.ChoiceField | serializers.RegexField)

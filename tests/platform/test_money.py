@@ -87,3 +87,13 @@ def test_amounts_are_written_with_their_currency_s_places():
     assert money.amount_text(amount=Decimal("1.5"), currency="KWD") == "1.500"
     # Stored before codes were checked: written as stored, never an error on reading.
     assert money.amount_text(amount=Decimal("3.50"), currency="QQQ") == "3.50"
+
+
+def test_a_currency_validator_for_a_column_refuses_currencies_with_more_places():
+    cents = money.CurrencyValidator(places=2)
+    cents("EUR")
+    cents("JPY")
+    for code in ("KWD", "QQQ"):
+        with pytest.raises(ValidationError):
+            cents(code)
+    assert "KWD" not in cents.codes() and "EUR" in cents.codes() and "JPY" in cents.codes()
