@@ -327,6 +327,12 @@ CELERY_BEAT_SCHEDULE["catalog.release_expired_reservations"] = {
 # /ready runs its checks at most this often per process (it is public and opens a broker connection).
 READY_CACHE_SECONDS = env.float("READY_CACHE_SECONDS", default=2.0)
 
+# --- Payments -----------------------------------------------------------------------------------------
+# The provider adapter (a dotted path to a class); the in-process sandbox by default.
+PAYMENTS_PROVIDER = env("PAYMENTS_PROVIDER", default="contexts.payments.providers.sandbox.SandboxProvider")
+# Attempts per keyed provider call (the first included) before its outcome is declared in doubt.
+PAYMENTS_PROVIDER_ATTEMPTS = env.int("PAYMENTS_PROVIDER_ATTEMPTS", default=3)
+
 # --- Service interfaces (integration.services) --------------------------------------------------------
 SERVICES = {
     # Round-trip every in-process api call's arguments, result and errors through the JSON codec, as a

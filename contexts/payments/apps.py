@@ -9,8 +9,8 @@ class PaymentsConfig(ContextConfig):
     label = "payments"
     verbose_name = "Payments"
     responsibilities = (
-        "Payments: authorize, capture, void",
+        "Payments: authorize, capture, void, each idempotent by key; charges in doubt settled by lookup",
         "Refunds, billing and invoices",
-        "Payment provider adapters",
+        "Payment provider adapters (the provider port; the sandbox adapter)",
     )
     depends_on = ()

@@ -1,0 +1,66 @@
+"""The provider port: what the payments services need from a payment provider, and the adapter the
+settings choose (`PAYMENTS_PROVIDER`, a dotted path; the in-process sandbox by default).
+
+Every call carries our idempotency key, `<key>:<operation>`, so a repeated call cannot act twice at the
+provider. An adapter answers with a ProviderResult (approved, declined or invalid) or raises
+ProviderUnavailable when the answer never came: then the outcome at the provider is unknown, and
+`lookup(key=...)` tells what, if anything, that keyed call did.
+"""
+
+import dataclasses
+import functools
+from decimal import Decimal
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+APPROVED = "approved"
+DECLINED = "declined"  # the provider refused: decline_code says why
+INVALID = "invalid"  # the request itself is refused (an unknown payment method)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ProviderResult:
+    outcome: str  # approved | declined | invalid
+    reference: str = ""  # the provider's id of the charge
+    amount: Decimal | None = None
+    decline_code: str = ""
+    message: str = ""
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class ProviderUnavailable(Exception):
+    """No answer came (timeout, connection lost, provider error): the call's effect is unknown."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    def authorize(
+        self, *, key: str, amount: Decimal, currency: str, payment_method: str
+    ) -> ProviderResult: ...
+
+    def capture(self, *, key: str, reference: str, amount: Decimal) -> ProviderResult: ...
+
+    def void(self, *, key: str, reference: str) -> ProviderResult: ...
+
+    def refund(self, *, key: str, reference: str, amount: Decimal) -> ProviderResult: ...
+
+    def lookup(self, *, key: str) -> ProviderResult | None:
+        """What the call made with `key` did, or None if the provider never acted on it."""
+        ...
+
+
+@functools.cache
+def _load(path: str) -> PaymentProvider:
+    return import_string(path)()
+
+
+def provider() -> PaymentProvider:
+    """The adapter `settings.PAYMENTS_PROVIDER` names (one instance per process)."""
+    return _load(settings.PAYMENTS_PROVIDER)

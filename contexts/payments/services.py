@@ -1,0 +1,438 @@
+"""Payments use cases that write: authorize, capture, void and refund, each idempotent by key.
+
+Each command locks its payment row for the whole of its provider call, so calls racing on one key (or
+one payment) take turns: the first acts, the others find its result. The state change, the transaction
+log rows and the event commit together. An answer that never came is not a failure: the payment goes
+`in_doubt` (committed) and the caller gets a transient error; the next call with the key, or a void,
+asks the provider first (`lookup` by key) and acts on what really happened there.
+"""
+
+import time
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from contexts.payments import events
+from contexts.payments.data import (
+    CaptureExceedsAuthorized,
+    InvalidPaymentMethod,
+    PaymentDeclined,
+    PaymentKeyConflict,
+    PaymentNotFound,
+    PaymentProviderUnavailable,
+    PaymentsError,
+    PaymentStateConflict,
+    RefundExceedsCaptured,
+)
+from contexts.payments.models import KEY_LENGTH, Payment, ProviderCall, Refund
+from contexts.payments.providers import APPROVED, INVALID, ProviderResult, ProviderUnavailable, provider
+from integration import bus, money
+
+Status = Payment.Status
+Doubt = Payment.Doubt
+Kind = ProviderCall.Kind
+Outcome = ProviderCall.Outcome
+
+CAPTURED_STATES = (Status.CAPTURED, Status.PARTIALLY_REFUNDED, Status.REFUNDED)
+
+
+# --- checks -----------------------------------------------------------------------------------------
+
+
+def _key_check(key: str) -> None:
+    if not isinstance(key, str) or not key or len(key) > KEY_LENGTH:
+        raise ValidationError({"key": [f"A key is 1-{KEY_LENGTH} characters."]})
+
+
+def _amount_check(amount: Decimal, currency: str) -> None:
+    money.amount_validate(amount=amount, currency=currency, places=2)
+    if amount <= 0:
+        raise ValidationError({"amount": ["An amount is more than zero."]})
+
+
+def _locked(payment_id: uuid.UUID) -> Payment:
+    payment = Payment.objects.select_for_update(of=("self",)).filter(pk=payment_id).first()
+    if payment is None:
+        raise PaymentNotFound(payment_id=payment_id)
+    return payment
+
+
+# --- the provider, logged ---------------------------------------------------------------------------
+
+
+def _call(payment: Payment, kind: str, key: str, amount: Decimal | None, fn: Callable[[], ProviderResult]):
+    """Call the provider up to PAYMENTS_PROVIDER_ATTEMPTS times (the call is keyed, so repeating it
+    cannot act twice), logging each call. Returns its result, or raises ProviderUnavailable."""
+    attempts = max(1, settings.PAYMENTS_PROVIDER_ATTEMPTS)
+    for attempt in range(1, attempts + 1):
+        started = time.monotonic()
+        try:
+            result = fn()
+        except ProviderUnavailable as exc:
+            _log(payment, kind, key, amount, started, Outcome.ERROR, response={"error": exc.reason})
+            if attempt == attempts:
+                raise
+            continue
+        _log(payment, kind, key, amount, started, result.outcome, result.reference, result.raw)
+        return result
+    raise AssertionError("unreachable")
+
+
+def _lookup(payment: Payment, key: str) -> ProviderResult | None:
+    started = time.monotonic()
+    try:
+        result = provider().lookup(key=key)
+    except ProviderUnavailable as exc:
+        _log(payment, Kind.LOOKUP, key, None, started, Outcome.ERROR, response={"error": exc.reason})
+        raise
+    outcome = Outcome.FOUND if result is not None else Outcome.NOT_FOUND
+    _log(
+        payment,
+        Kind.LOOKUP,
+        key,
+        None,
+        started,
+        outcome,
+        result.reference if result else "",
+        result.raw if result else {},
+    )
+    return result
+
+
+def _log(payment, kind, key, amount, started, outcome, reference="", response=None) -> None:
+    ProviderCall.objects.create(
+        payment=payment,
+        kind=kind,
+        key=key,
+        amount=amount,
+        outcome=outcome,
+        provider_reference=reference,
+        response=response or {},
+        duration_ms=round((time.monotonic() - started) * 1000),
+    )
+
+
+def _save(payment: Payment, **changes) -> None:
+    for name, value in changes.items():
+        setattr(payment, name, value)
+    payment.updated_at = timezone.now()
+    payment.save(update_fields=[*changes, "updated_at"])
+
+
+def _unavailable(payment: Payment, operation: str, exc: ProviderUnavailable) -> PaymentProviderUnavailable:
+    return PaymentProviderUnavailable(payment_id=payment.id, operation=operation, reason=exc.reason)
+
+
+# --- authorize --------------------------------------------------------------------------------------
+
+
+def payment_authorize(
+    *, key: str, order_id: uuid.UUID, user_id: uuid.UUID, amount: Decimal, currency: str, payment_method: str
+) -> Payment:
+    _key_check(key)
+    _amount_check(amount, currency)
+    if not isinstance(payment_method, str) or not payment_method or len(payment_method) > 100:
+        raise ValidationError({"payment_method": ["A payment method is a token of 1-100 characters."]})
+    request = {
+        "order_id": order_id,
+        "user_id": user_id,
+        "amount": amount,
+        "currency": currency,
+        "payment_method": payment_method,
+    }
+    error: PaymentsError | None = None
+    with transaction.atomic():
+        claimed, _ = Payment.objects.get_or_create(key=key, defaults={**request, "provider": provider().name})
+        payment = _locked(claimed.pk)
+        if any(getattr(payment, name) != value for name, value in request.items()):
+            raise PaymentKeyConflict(key=key)
+        error = _authorize_settle(payment)
+    if error is not None:
+        raise error
+    return payment
+
+
+def _authorize_settle(payment: Payment) -> PaymentsError | None:
+    """Bring a locked payment past its authorization: replay a settled one, ask the provider about one
+    in doubt, and authorize one that the provider has not acted on. Returns the error to raise after
+    commit (a decline, or the provider's silence), None when the payment is authorized or beyond."""
+    if payment.status == Status.FAILED:
+        return _failure(payment)
+    if payment.status == Status.IN_DOUBT and payment.doubt == Doubt.AUTHORIZE:
+        try:
+            result = _lookup(payment, f"{payment.key}:authorize")
+        except ProviderUnavailable as exc:
+            return _unavailable(payment, "authorize", exc)
+        if result is not None:
+            return _authorize_result(payment, result)
+    elif payment.status != Status.PENDING:
+        return None
+    try:
+        result = _call(
+            payment,
+            Kind.AUTHORIZE,
+            f"{payment.key}:authorize",
+            payment.amount,
+            lambda: provider().authorize(
+                key=f"{payment.key}:authorize",
+                amount=payment.amount,
+                currency=payment.currency,
+                payment_method=payment.payment_method,
+            ),
+        )
+    except ProviderUnavailable as exc:
+        _save(payment, status=Status.IN_DOUBT, doubt=Doubt.AUTHORIZE)
+        return _unavailable(payment, "authorize", exc)
+    return _authorize_result(payment, result)
+
+
+def _authorize_result(payment: Payment, result: ProviderResult) -> PaymentsError | None:
+    if result.outcome == APPROVED:
+        _save(payment, status=Status.AUTHORIZED, doubt=Doubt.NONE, provider_reference=result.reference)
+        bus.publish(
+            events.PaymentAuthorized(
+                payment_id=payment.id,
+                order_id=payment.order_id,
+                user_id=payment.user_id,
+                amount=payment.amount,
+                currency=payment.currency,
+                provider=payment.provider,
+                provider_reference=payment.provider_reference,
+            )
+        )
+        return None
+    _save(
+        payment,
+        status=Status.FAILED,
+        doubt=Doubt.NONE,
+        failure_code=result.decline_code or result.outcome,
+        failure_message=(result.message or "")[:300],
+    )
+    bus.publish(
+        events.PaymentFailed(
+            payment_id=payment.id,
+            order_id=payment.order_id,
+            user_id=payment.user_id,
+            amount=payment.amount,
+            currency=payment.currency,
+            failure_code=payment.failure_code,
+            failure_message=payment.failure_message,
+        )
+    )
+    return _failure(payment)
+
+
+def _failure(payment: Payment) -> PaymentsError:
+    """The error a failed payment raises, the same on every replay."""
+    if payment.failure_code == "invalid_payment_method" or payment.failure_code == INVALID:
+        return InvalidPaymentMethod(payment_id=payment.id, message=payment.failure_message)
+    return PaymentDeclined(
+        payment_id=payment.id, decline_code=payment.failure_code, message=payment.failure_message
+    )
+
+
+# --- capture ----------------------------------------------------------------------------------------
+
+
+def payment_capture(*, key: str, payment_id: uuid.UUID, amount: Decimal | None = None) -> Payment:
+    _key_check(key)
+    error: PaymentsError | None = None
+    with transaction.atomic():
+        payment = _locked(payment_id)
+        error = _capture_locked(payment, key, amount)
+    if error is not None:
+        raise error
+    return payment
+
+
+def _capture_locked(payment: Payment, key: str, amount: Decimal | None) -> PaymentsError | None:
+    if payment.capture_key == key and payment.status in CAPTURED_STATES:
+        return None
+    if payment.status == Status.IN_DOUBT and payment.doubt == Doubt.CAPTURE:
+        try:
+            result = _lookup(payment, f"{payment.capture_key}:capture")
+        except ProviderUnavailable as exc:
+            return _unavailable(payment, "capture", exc)
+        if result is not None and result.outcome == APPROVED:
+            _captured(payment, result.amount or payment.amount)
+            if payment.capture_key == key:
+                return None
+        else:
+            _save(payment, status=Status.AUTHORIZED, doubt=Doubt.NONE)
+    elif payment.status in (Status.PENDING, Status.IN_DOUBT):
+        error = _authorize_settle(payment)
+        if error is not None:
+            return error
+    if payment.status != Status.AUTHORIZED:
+        return PaymentStateConflict(payment_id=payment.id, status=payment.status, operation="capture")
+    amount = payment.amount if amount is None else amount
+    _amount_check(amount, payment.currency)
+    if amount > payment.amount:
+        return CaptureExceedsAuthorized(payment_id=payment.id, authorized=payment.amount)
+    _save(payment, capture_key=key)
+    try:
+        result = _call(
+            payment,
+            Kind.CAPTURE,
+            f"{key}:capture",
+            amount,
+            lambda: provider().capture(
+                key=f"{key}:capture", reference=payment.provider_reference, amount=amount
+            ),
+        )
+    except ProviderUnavailable as exc:
+        _save(payment, status=Status.IN_DOUBT, doubt=Doubt.CAPTURE)
+        return _unavailable(payment, "capture", exc)
+    if result.outcome != APPROVED:
+        _save(payment, capture_key=None)
+        return PaymentDeclined(
+            payment_id=payment.id, decline_code=result.decline_code, message=result.message
+        )
+    _captured(payment, amount)
+    return None
+
+
+def _captured(payment: Payment, amount: Decimal) -> None:
+    _save(payment, status=Status.CAPTURED, doubt=Doubt.NONE, captured_amount=amount)
+    bus.publish(
+        events.PaymentCaptured(
+            payment_id=payment.id,
+            order_id=payment.order_id,
+            amount=amount,
+            currency=payment.currency,
+        )
+    )
+
+
+# --- void -------------------------------------------------------------------------------------------
+
+
+def payment_void(
+    *, key: str, payment_id: uuid.UUID | None = None, order_id: uuid.UUID | None = None
+) -> tuple[Payment, ...]:
+    """Void a payment, or every payment of an order not yet captured; a no-op for one already voided or
+    failed, and for an order the provider never charged."""
+    _key_check(key)
+    if (payment_id is None) == (order_id is None):
+        raise ValidationError("Give exactly one of payment_id and order_id.")
+    error: PaymentsError | None = None
+    with transaction.atomic():
+        if payment_id is not None:
+            ids = [payment_id]
+        else:
+            ids = list(Payment.objects.filter(order_id=order_id).order_by("pk").values_list("pk", flat=True))
+        payments = [_locked(pk) for pk in sorted(ids)]  # ascending, as every multi-row lock here
+        for payment in payments:
+            error = _void_locked(payment, key)
+            if error is not None:
+                break
+    if error is not None:
+        raise error
+    return tuple(payments)
+
+
+def _void_locked(payment: Payment, key: str) -> PaymentsError | None:
+    if payment.status in (Status.VOIDED, Status.FAILED):
+        return None
+    if payment.status in CAPTURED_STATES or (
+        payment.status == Status.IN_DOUBT and payment.doubt == Doubt.CAPTURE
+    ):
+        return PaymentStateConflict(payment_id=payment.id, status=payment.status, operation="void")
+    reference = payment.provider_reference
+    if payment.status in (Status.PENDING, Status.IN_DOUBT):
+        # The authorize's answer never came: ask what the provider did before voiding.
+        try:
+            found = _lookup(payment, f"{payment.key}:authorize")
+        except ProviderUnavailable as exc:
+            return _unavailable(payment, "void", exc)
+        if found is None or found.outcome != APPROVED:
+            # Nothing stands at the provider: voiding a key it never saw is a no-op success.
+            _voided(payment)
+            return None
+        reference = found.reference
+        _save(payment, provider_reference=reference)
+    void_key = f"{key}:void:{payment.id}"
+    try:
+        result = _call(
+            payment, Kind.VOID, void_key, None, lambda: provider().void(key=void_key, reference=reference)
+        )
+    except ProviderUnavailable as exc:
+        return _unavailable(payment, "void", exc)
+    if result.outcome != APPROVED:
+        return PaymentStateConflict(payment_id=payment.id, status=payment.status, operation="void")
+    _voided(payment)
+    return None
+
+
+def _voided(payment: Payment) -> None:
+    _save(payment, status=Status.VOIDED, doubt=Doubt.NONE)
+    bus.publish(events.PaymentVoided(payment_id=payment.id, order_id=payment.order_id))
+
+
+# --- refund -----------------------------------------------------------------------------------------
+
+
+def payment_refund(
+    *, key: str, payment_id: uuid.UUID, amount: Decimal, reason: str, actor: str = ""
+) -> Refund:
+    _key_check(key)
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 300:
+        raise ValidationError({"reason": ["A reason is 1-300 characters."]})
+    with transaction.atomic():
+        payment = _locked(payment_id)
+        existing = Refund.objects.filter(key=key).first()
+        if existing is not None:
+            if existing.payment_id != payment.id or existing.amount != amount:
+                raise PaymentKeyConflict(key=key)
+            return existing
+        _amount_check(amount, payment.currency)
+        if payment.status not in (Status.CAPTURED, Status.PARTIALLY_REFUNDED):
+            raise PaymentStateConflict(payment_id=payment.id, status=payment.status, operation="refund")
+        remaining = payment.captured_amount - payment.refunded_amount
+        if amount > remaining:
+            raise RefundExceedsCaptured(payment_id=payment.id, remaining=remaining)
+        try:
+            # Raised inside the transaction: nothing of this refund is kept, and a retry with the same
+            # key repeats the keyed call, which the provider answers without refunding twice.
+            result = _call(
+                payment,
+                Kind.REFUND,
+                f"{key}:refund",
+                amount,
+                lambda: provider().refund(
+                    key=f"{key}:refund", reference=payment.provider_reference, amount=amount
+                ),
+            )
+        except ProviderUnavailable as exc:
+            raise _unavailable(payment, "refund", exc) from None
+        if result.outcome != APPROVED:
+            raise RefundExceedsCaptured(payment_id=payment.id, remaining=remaining)
+        refund = Refund.objects.create(
+            key=key,
+            payment=payment,
+            amount=amount,
+            reason=reason,
+            actor=actor,
+            status=Refund.Status.SUCCEEDED,
+            provider_reference=result.reference,
+        )
+        refunded = payment.refunded_amount + amount
+        status = Status.REFUNDED if refunded == payment.captured_amount else Status.PARTIALLY_REFUNDED
+        _save(payment, refunded_amount=refunded, status=status)
+        bus.publish(
+            events.PaymentRefunded(
+                payment_id=payment.id,
+                order_id=payment.order_id,
+                refund_id=refund.id,
+                amount=amount,
+                currency=payment.currency,
+                refunded_total=refunded,
+                fully_refunded=status == Status.REFUNDED,
+            )
+        )
+    return refund
