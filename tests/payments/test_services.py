@@ -7,6 +7,8 @@ import pytest
 
 from contexts.payments import api
 from contexts.payments.models import Payment, ProviderCall, SandboxCharge
+from contexts.payments.providers import ProviderUnavailable
+from contexts.payments.providers.sandbox import SandboxProvider
 from integration.bus.models import OutboxMessage
 from integration.errors import BusinessError, TransientError
 from tests.payments.conftest import ORDER_ID, authorize, charges, provider_calls
@@ -207,3 +209,29 @@ def test_the_database_refuses_refunding_more_than_was_captured():
         Payment.objects.filter(pk=payment.id).update(refunded_amount=Decimal("40.01"))
     with pytest.raises(IntegrityError), transaction.atomic():
         Payment.objects.filter(pk=payment.id).update(captured_amount=Decimal("100.01"))
+
+
+class CaptureAnswerLost(SandboxProvider):
+    """The sandbox, except that every capture's answer is lost after the capture took effect."""
+
+    def capture(self, *, key, reference, amount):
+        super().capture(key=key, reference=reference, amount=amount)
+        raise ProviderUnavailable("timeout")
+
+
+def test_a_capture_whose_answer_was_lost_is_settled_by_lookup_on_the_next_call(settings):
+    payment = authorize()
+    settings.PAYMENTS_PROVIDER = f"{__name__}.CaptureAnswerLost"
+    with pytest.raises(api.PaymentProviderUnavailable) as exc:
+        api.payment_capture(key="saga-1:capture", payment_id=payment.id)
+    assert exc.value.operation == "capture"
+    assert Payment.objects.get().status == "in_doubt"
+    assert SandboxCharge.objects.get().status == "captured"  # it happened; we never heard
+    with pytest.raises(api.PaymentStateConflict):
+        api.payment_void(key="saga-1:void", payment_id=payment.id)  # a charge in doubt is not voided
+
+    captured = api.payment_capture(key="saga-1:capture", payment_id=payment.id)
+    assert (captured.status, captured.captured_amount) == ("captured", Decimal("100.00"))
+    assert provider_calls("capture") == 3  # the three attempts of the first call, none after
+    assert provider_calls("lookup") == 1
+    assert published("payments.PaymentCaptured.v1") == 1
