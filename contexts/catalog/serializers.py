@@ -14,27 +14,6 @@ PRICE_PLACES = Product._meta.get_field("price").decimal_places
 PRICE_LIMIT = Decimal("9999999999.99")
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
-    if "\x00" in value:
-        raise serializers.ValidationError("NUL characters are not allowed.")
-    return value
-
-
-def _json_without_nul(value):
-    # PostgreSQL's jsonb cannot hold \u0000 either, in keys or in strings at any depth.
-    if isinstance(value, str):
-        _no_nul(value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _json_without_nul(key)
-            _json_without_nul(item)
-    elif isinstance(value, list):
-        for item in value:
-            _json_without_nul(item)
-    return value
-
-
 class ProductQuerySerializer(serializers.Serializer):
     """The listing's query string. Anything malformed is a 400, never a 500."""
 
@@ -46,7 +25,7 @@ class ProductQuerySerializer(serializers.Serializer):
         required=False, max_digits=12, decimal_places=2, min_value=Decimal("0"), max_value=PRICE_LIMIT
     )
     in_stock = serializers.BooleanField(required=False, allow_null=True, default=None)
-    search = serializers.CharField(required=False, max_length=100, validators=[_no_nul])
+    search = serializers.CharField(required=False, max_length=100)
     ordering = serializers.ChoiceField(choices=sorted(ORDERINGS), required=False, default=DEFAULT_ORDERING)
 
     def validate(self, attrs):
@@ -110,14 +89,14 @@ class ProductWriteSerializer(serializers.Serializer):
     """What staff may set. `sku` is fixed once created (a new currency needs its price: the service)."""
 
     sku = serializers.CharField(max_length=64, validators=[sku_validator])
-    name = serializers.CharField(max_length=200, validators=[_no_nul])
+    name = serializers.CharField(max_length=200)
     slug = serializers.SlugField(max_length=220, required=False)
-    description = serializers.CharField(required=False, allow_blank=True, validators=[_no_nul])
+    description = serializers.CharField(required=False, allow_blank=True)
     price = serializers.DecimalField(max_digits=12, decimal_places=PRICE_PLACES, min_value=Decimal("0"))
     # ISO 4217; the price must be in its minor units (JPY whole, EUR cents): the model checks both.
     currency = serializers.CharField(max_length=3, validators=[money.CurrencyValidator(places=PRICE_PLACES)])
     category = serializers.SlugField(max_length=80, required=False, allow_null=True)
-    attributes = serializers.DictField(required=False, validators=[_json_without_nul])
+    attributes = serializers.DictField(required=False)
     images = serializers.ListField(child=serializers.URLField(max_length=500), required=False, max_length=20)
     active = serializers.BooleanField(required=False)
 
@@ -130,7 +109,7 @@ class ProductWriteSerializer(serializers.Serializer):
 
 class StockAdjustmentSerializer(serializers.Serializer):
     delta = serializers.IntegerField(min_value=-1_000_000, max_value=1_000_000)
-    reason = serializers.CharField(max_length=500, validators=[_no_nul])
+    reason = serializers.CharField(max_length=500)
     kind = serializers.ChoiceField(
         choices=[Movement.Kind.ADJUSTMENT, Movement.Kind.RECEIPT], default=Movement.Kind.ADJUSTMENT
     )

@@ -49,8 +49,12 @@ def _key_check(key: str) -> None:
         raise ValidationError({"key": [f"A key is 1-{KEY_LENGTH} characters."]})
 
 
+# Amounts are stored with this many decimal places: a currency with more minor units is refused.
+AMOUNT_PLACES = Payment._meta.get_field("amount").decimal_places
+
+
 def _amount_check(amount: Decimal, currency: str) -> None:
-    money.amount_validate(amount=amount, currency=currency, places=2)
+    money.amount_validate(amount=amount, currency=currency, places=AMOUNT_PLACES)
     if amount <= 0:
         raise ValidationError({"amount": ["An amount is more than zero."]})
 
@@ -275,15 +279,14 @@ def _capture_locked(payment: Payment, key: str, amount: Decimal | None) -> Payme
     if amount > payment.amount:
         return CaptureExceedsAuthorized(payment_id=payment.id, authorized=payment.amount)
     _save(payment, capture_key=key)
+    call_key = f"{key}:capture"  # our key, as sent to the provider and logged
     try:
         result = _call(
             payment,
             Kind.CAPTURE,
-            f"{key}:capture",
+            call_key,
             amount,
-            lambda: provider().capture(
-                key=f"{key}:capture", reference=payment.provider_reference, amount=amount
-            ),
+            lambda: provider().capture(key=call_key, reference=payment.provider_reference, amount=amount),
         )
     except ProviderUnavailable as exc:
         _save(payment, status=Status.IN_DOUBT, doubt=Doubt.CAPTURE)
@@ -396,17 +399,16 @@ def payment_refund(
         remaining = payment.captured_amount - payment.refunded_amount
         if amount > remaining:
             raise RefundExceedsCaptured(payment_id=payment.id, remaining=remaining)
+        call_key = f"{key}:refund"  # our key, as sent to the provider and logged
         try:
             # Raised inside the transaction: nothing of this refund is kept, and a retry with the same
             # key repeats the keyed call, which the provider answers without refunding twice.
             result = _call(
                 payment,
                 Kind.REFUND,
-                f"{key}:refund",
+                call_key,
                 amount,
-                lambda: provider().refund(
-                    key=f"{key}:refund", reference=payment.provider_reference, amount=amount
-                ),
+                lambda: provider().refund(key=call_key, reference=payment.provider_reference, amount=amount),
             )
         except ProviderUnavailable as exc:
             raise _unavailable(payment, "refund", exc) from None
