@@ -332,6 +332,9 @@ READY_CACHE_SECONDS = env.float("READY_CACHE_SECONDS", default=2.0)
 PAYMENTS_PROVIDER = env("PAYMENTS_PROVIDER", default="contexts.payments.providers.sandbox.SandboxProvider")
 # Attempts per keyed provider call (the first included) before its outcome is declared in doubt.
 PAYMENTS_PROVIDER_ATTEMPTS = env.int("PAYMENTS_PROVIDER_ATTEMPTS", default=3)
+# The secret(s) the provider signs its webhooks with (Shop-Signature, integration.webhooks): several,
+# comma-separated, while a secret is rotated. The embedded default is public; `check --deploy` refuses it.
+PAYMENTS_WEBHOOK_SECRET = env("PAYMENTS_WEBHOOK_SECRET", default="dev-only-payments-webhook-secret")
 
 # --- Service interfaces (integration.services) --------------------------------------------------------
 SERVICES = {

@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.core import checks
 
+from integration import webhooks
+
 
 @checks.register(checks.Tags.caches, deploy=True)
 def shared_services(app_configs, **kwargs):
@@ -25,6 +27,17 @@ def shared_services(app_configs, **kwargs):
                 id="integration.E002",
             )
         )
+    # Every context's webhook secrets (PAYMENTS_WEBHOOK_SECRET, SHIPPING_WEBHOOK_SECRET...): the embedded
+    # default's are public, so anyone could forge a provider's callback.
+    for name in sorted(n for n in dir(settings) if n.endswith("_WEBHOOK_SECRET")):
+        if any(s.startswith("dev-only-") for s in webhooks.secret_list(getattr(settings, name))):
+            problems.append(
+                checks.Error(
+                    f"{name} is the public development secret: anyone could forge webhooks.",
+                    hint=f"Set {name} to the secret the sender signs with (comma-separated while rotating).",
+                    id="integration.E003",
+                )
+            )
     if settings.CELERY_TASK_ALWAYS_EAGER:
         problems.append(
             checks.Warning(

@@ -2,5 +2,6 @@
 
 from integration.bus.models import Delivery, InboxRecord, OutboxMessage
 from integration.idempotency.models import IdempotencyKey
+from integration.webhooks.models import WebhookDelivery
 
-__all__ = ["Delivery", "IdempotencyKey", "InboxRecord", "OutboxMessage"]
+__all__ = ["Delivery", "IdempotencyKey", "InboxRecord", "OutboxMessage", "WebhookDelivery"]

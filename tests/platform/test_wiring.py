@@ -81,6 +81,7 @@ def test_production_settings_pass_the_deploy_checks_with_real_secrets():
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "shop.example",
+        "PAYMENTS_WEBHOOK_SECRET": secrets.token_hex(32),
     }
     # The services come from the test environment (PostgreSQL, RabbitMQ, Redis), as in production.
     assert env["DATABASE_URL"].startswith("postgres") and env["CACHE_URL"].startswith("redis")
@@ -117,6 +118,9 @@ def test_deploy_checks_refuse_the_development_signing_key():
     )
     assert result.returncode != 0
     assert "integration.E002" in result.stdout + result.stderr
+    # ...and the public development webhook secrets, with which anyone could forge a provider's callback.
+    assert "integration.E003" in result.stdout + result.stderr
+    assert "PAYMENTS_WEBHOOK_SECRET" in result.stdout + result.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key():
