@@ -9,6 +9,7 @@ provider what the unanswered call did.
 """
 
 import uuid
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from contexts.payments import selectors as _selectors
@@ -16,6 +17,9 @@ from contexts.payments import services as _services
 from contexts.payments.data import (
     CaptureExceedsAuthorized,
     InvalidPaymentMethod,
+    InvoiceData,
+    InvoiceLineData,
+    InvoiceNotFound,
     PaymentData,
     PaymentDeclined,
     PaymentKeyConflict,
@@ -31,6 +35,9 @@ from integration import services as interface
 __all__ = [
     "CaptureExceedsAuthorized",
     "InvalidPaymentMethod",
+    "InvoiceData",
+    "InvoiceLineData",
+    "InvoiceNotFound",
     "PaymentData",
     "PaymentDeclined",
     "PaymentKeyConflict",
@@ -43,6 +50,7 @@ __all__ = [
     "payment_authorize",
     "payment_capture",
     "payment_get",
+    "payment_invoice",
     "payment_refund",
     "payment_void",
     "payments_for_order",
@@ -51,10 +59,21 @@ __all__ = [
 
 @interface.operation("payments")
 def payment_authorize(
-    *, key: str, order_id: uuid.UUID, user_id: uuid.UUID, amount: Decimal, currency: str, payment_method: str
+    *,
+    key: str,
+    order_id: uuid.UUID,
+    user_id: uuid.UUID,
+    amount: Decimal,
+    currency: str,
+    payment_method: str,
+    invoice_lines: Sequence[InvoiceLineData] = (),
+    billing_address: Mapping[str, str] | None = None,
 ) -> PaymentData:
-    """Authorize `amount` on `payment_method` under `key` (e.g. "<saga_id>:authorize"). PaymentDeclined
-    carries the decline code; PaymentProviderUnavailable leaves the payment in doubt until looked up."""
+    """Authorize `amount` (a Decimal in `currency`, ISO 4217) on `payment_method` (a provider token)
+    under `key` (e.g. "<saga_id>:authorize"). `invoice_lines` (adding up to `amount`) and
+    `billing_address` are what the invoice issued at capture will say; without lines it has one line
+    for the order. PaymentDeclined carries the decline code; InvalidPaymentMethod an unknown token;
+    PaymentProviderUnavailable (transient) leaves the payment in doubt until looked up."""
     return _selectors.payment_data(
         _services.payment_authorize(
             key=key,
@@ -63,6 +82,8 @@ def payment_authorize(
             amount=amount,
             currency=currency,
             payment_method=payment_method,
+            invoice_lines=invoice_lines,
+            billing_address=billing_address,
         )
     )
 
@@ -104,3 +125,10 @@ def payment_get(*, payment_id: uuid.UUID) -> PaymentData:
 def payments_for_order(*, order_id: uuid.UUID) -> tuple[PaymentData, ...]:
     """An order's payments, oldest first."""
     return tuple(_selectors.payment_data(p) for p in _selectors.payments_for_order(order_id=order_id))
+
+
+@interface.operation("payments")
+def payment_invoice(*, payment_id: uuid.UUID) -> InvoiceData:
+    """The invoice issued when the payment was captured. InvoiceNotFound before capture;
+    PaymentNotFound if there is no such payment."""
+    return _selectors.invoice_data(_selectors.invoice_for_payment(payment_id=payment_id))

@@ -29,6 +29,32 @@ class PaymentData:
     refunded_amount: Decimal
     created_at: dt.datetime
     updated_at: dt.datetime
+    invoice_number: str = ""  # once captured
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceLineData:
+    """One line of an invoice, as given to payment_authorize: `quantity` x `unit_amount` (tax-free, in
+    the payment's currency)."""
+
+    description: str
+    quantity: int
+    unit_amount: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceData:
+    id: uuid.UUID
+    number: str  # "INV-2026-000001": gapless within its year
+    payment_id: uuid.UUID
+    order_id: uuid.UUID
+    user_id: uuid.UUID
+    currency: str
+    lines: tuple[InvoiceLineData, ...]
+    subtotal: Decimal
+    total: Decimal  # tax-free: equal to the subtotal
+    billing_address: dict[str, str]
+    issued_at: dt.datetime
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +83,17 @@ class PaymentNotFound(PaymentsError, NotFound):
 
     def __init__(self, *, payment_id: uuid.UUID | None):
         super().__init__(f"No payment {payment_id}.", payment_id=payment_id)
+
+
+class InvoiceNotFound(PaymentsError, NotFound):
+    """The payment has no invoice: it was never captured."""
+
+    code = "invoice-not-found"
+    title = "This payment has no invoice."
+    payment_id: uuid.UUID
+
+    def __init__(self, *, payment_id: uuid.UUID):
+        super().__init__(f"Payment {payment_id} has no invoice: it was not captured.", payment_id=payment_id)
 
 
 class PaymentDeclined(PaymentsError, Conflict):

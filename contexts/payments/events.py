@@ -4,6 +4,7 @@ Standard library imports only: any context (or an extracted service) can read th
 Each is published in the same transaction as the state change it reports.
 """
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -69,3 +70,19 @@ class PaymentRefunded:
     currency: str
     refunded_total: Decimal
     fully_refunded: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceIssued:
+    """A captured payment's invoice was issued: `number` is gapless within its year."""
+
+    EVENT_TYPE: ClassVar[str] = "payments.InvoiceIssued.v1"
+
+    invoice_id: uuid.UUID
+    number: str
+    payment_id: uuid.UUID
+    order_id: uuid.UUID
+    user_id: uuid.UUID
+    total: Decimal
+    currency: str
+    issued_at: dt.datetime

@@ -68,6 +68,10 @@ class Payment(models.Model):
     captured_amount = _money_field(default=Decimal("0"))
     refunded_amount = _money_field(default=Decimal("0"))
     capture_key = models.CharField(max_length=KEY_LENGTH, unique=True, null=True, blank=True)
+    # What the invoice issued at capture will say, given at authorize (the order's lines and billing
+    # address); invoices.py fills in defaults when the caller gave none.
+    invoice_lines = models.JSONField(default=list, blank=True)
+    billing_address = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -151,6 +155,56 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} {self.amount} {self.status}"
+
+
+class InvoiceSequence(models.Model):
+    """The last invoice number issued in a year. Its row is locked by the capture that issues the next
+    number and released at that transaction's commit or rollback, so numbers have no gaps."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_number}"
+
+
+class Invoice(models.Model):
+    """The billing document issued when a payment is captured: numbered without gaps within its year,
+    and immutable once written (save and delete refuse; on PostgreSQL a trigger refuses UPDATE and
+    DELETE too). Amounts are tax-free: no tax is computed, so the total is the lines' sum."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    number = models.CharField(max_length=20, unique=True)  # "INV-2026-000001"
+    year = models.PositiveSmallIntegerField()
+    sequence = models.PositiveIntegerField()
+    payment = models.OneToOneField(Payment, on_delete=models.PROTECT, related_name="invoice")
+    order_id = models.UUIDField(db_index=True)
+    user_id = models.UUIDField(db_index=True)
+    currency = models.CharField(max_length=3)
+    # [{"description": str, "quantity": int, "unit_amount": "12.50", "amount": "25.00"}, ...]
+    lines = models.JSONField()
+    subtotal = _money_field()
+    total = _money_field()
+    billing_address = models.JSONField(default=dict, blank=True)
+    issued_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["year", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["year", "sequence"], name="payments_invoice_year_sequence_uniq"),
+            models.CheckConstraint(condition=Q(total=F("subtotal")), name="payments_invoice_tax_free"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("An invoice is immutable once issued.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("An invoice is immutable once issued.")
 
 
 # --- the sandbox provider's side of the wire -------------------------------------------------------

@@ -1,9 +1,17 @@
 """Payments reads, and the DTOs the api hands out instead of models."""
 
 import uuid
+from decimal import Decimal
 
-from contexts.payments.data import PaymentData, PaymentNotFound, RefundData
-from contexts.payments.models import Payment, Refund
+from contexts.payments.data import (
+    InvoiceData,
+    InvoiceLineData,
+    InvoiceNotFound,
+    PaymentData,
+    PaymentNotFound,
+    RefundData,
+)
+from contexts.payments.models import Invoice, Payment, Refund
 
 
 def payment_data(payment: Payment) -> PaymentData:
@@ -22,7 +30,47 @@ def payment_data(payment: Payment) -> PaymentData:
         refunded_amount=payment.refunded_amount,
         created_at=payment.created_at,
         updated_at=payment.updated_at,
+        invoice_number=invoice_number(payment),
     )
+
+
+def invoice_number(payment: Payment) -> str:
+    """The payment's invoice number, "" before capture (one query unless `invoice` was selected)."""
+    try:
+        return payment.invoice.number
+    except Invoice.DoesNotExist:
+        return ""
+
+
+def invoice_data(invoice: Invoice) -> InvoiceData:
+    return InvoiceData(
+        id=invoice.id,
+        number=invoice.number,
+        payment_id=invoice.payment_id,
+        order_id=invoice.order_id,
+        user_id=invoice.user_id,
+        currency=invoice.currency,
+        lines=tuple(
+            InvoiceLineData(
+                description=line["description"],
+                quantity=line["quantity"],
+                unit_amount=Decimal(line["unit_amount"]),
+            )
+            for line in invoice.lines
+        ),
+        subtotal=invoice.subtotal,
+        total=invoice.total,
+        billing_address=dict(invoice.billing_address),
+        issued_at=invoice.issued_at,
+    )
+
+
+def invoice_for_payment(*, payment_id: uuid.UUID) -> Invoice:
+    invoice = Invoice.objects.filter(payment_id=payment_id).first()
+    if invoice is None:
+        payment_get(payment_id=payment_id)  # PaymentNotFound first, if there is no payment at all
+        raise InvoiceNotFound(payment_id=payment_id)
+    return invoice
 
 
 def refund_data(refund: Refund) -> RefundData:
@@ -39,11 +87,13 @@ def refund_data(refund: Refund) -> RefundData:
 
 
 def payment_get(*, payment_id: uuid.UUID) -> Payment:
-    payment = Payment.objects.filter(pk=payment_id).first()
+    payment = Payment.objects.select_related("invoice").filter(pk=payment_id).first()
     if payment is None:
         raise PaymentNotFound(payment_id=payment_id)
     return payment
 
 
 def payments_for_order(*, order_id: uuid.UUID) -> list[Payment]:
-    return list(Payment.objects.filter(order_id=order_id).order_by("created_at", "id"))
+    return list(
+        Payment.objects.filter(order_id=order_id).select_related("invoice").order_by("created_at", "id")
+    )

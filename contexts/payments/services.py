@@ -9,7 +9,7 @@ asks the provider first (`lookup` by key) and acts on what really happened there
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
 from django.conf import settings
@@ -17,10 +17,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from contexts.payments import events
+from contexts.payments import events, invoices
 from contexts.payments.data import (
     CaptureExceedsAuthorized,
     InvalidPaymentMethod,
+    InvoiceLineData,
     PaymentDeclined,
     PaymentKeyConflict,
     PaymentNotFound,
@@ -57,6 +58,44 @@ def _amount_check(amount: Decimal, currency: str) -> None:
     money.amount_validate(amount=amount, currency=currency, places=AMOUNT_PLACES)
     if amount <= 0:
         raise ValidationError({"amount": ["An amount is more than zero."]})
+
+
+MAX_INVOICE_LINES = 500
+
+
+def _invoice_lines_check(lines: Sequence[InvoiceLineData], amount: Decimal, currency: str) -> list[dict]:
+    """Lines for the invoice, as stored: they must add up to the amount authorized."""
+    if not lines:
+        return []
+    if len(lines) > MAX_INVOICE_LINES:
+        raise ValidationError({"invoice_lines": [f"At most {MAX_INVOICE_LINES} lines."]})
+    stored, total = [], Decimal("0")
+    for line in lines:
+        if not line.description.strip() or len(line.description) > 200:
+            raise ValidationError({"invoice_lines": ["A line's description is 1-200 characters."]})
+        if not 1 <= line.quantity <= 1_000_000:
+            raise ValidationError({"invoice_lines": ["A line's quantity is 1-1000000."]})
+        money.amount_validate(amount=line.unit_amount, currency=currency, places=AMOUNT_PLACES)
+        if line.unit_amount < 0:
+            raise ValidationError({"invoice_lines": ["A line's unit amount is not negative."]})
+        total += line.unit_amount * line.quantity
+        stored.append(
+            {"description": line.description, "quantity": line.quantity, "unit_amount": str(line.unit_amount)}
+        )
+    if total != amount:
+        raise ValidationError({"invoice_lines": [f"The lines add up to {total}, not the amount {amount}."]})
+    return stored
+
+
+def _billing_address_check(address: Mapping[str, str] | None) -> dict:
+    if not address:
+        return {}
+    if len(address) > 20 or any(
+        not isinstance(k, str) or not isinstance(v, str) or len(k) > 40 or len(v) > 300
+        for k, v in address.items()
+    ):
+        raise ValidationError({"billing_address": ["At most 20 text fields of up to 300 characters."]})
+    return dict(address)
 
 
 def _locked(payment_id: uuid.UUID) -> Payment:
@@ -136,12 +175,22 @@ def _unavailable(payment: Payment, operation: str, exc: ProviderUnavailable) -> 
 
 
 def payment_authorize(
-    *, key: str, order_id: uuid.UUID, user_id: uuid.UUID, amount: Decimal, currency: str, payment_method: str
+    *,
+    key: str,
+    order_id: uuid.UUID,
+    user_id: uuid.UUID,
+    amount: Decimal,
+    currency: str,
+    payment_method: str,
+    invoice_lines: Sequence[InvoiceLineData] = (),
+    billing_address: Mapping[str, str] | None = None,
 ) -> Payment:
     _key_check(key)
     _amount_check(amount, currency)
     if not isinstance(payment_method, str) or not payment_method or len(payment_method) > 100:
         raise ValidationError({"payment_method": ["A payment method is a token of 1-100 characters."]})
+    lines = _invoice_lines_check(invoice_lines, amount, currency)
+    address = _billing_address_check(billing_address)
     request = {
         "order_id": order_id,
         "user_id": user_id,
@@ -151,7 +200,15 @@ def payment_authorize(
     }
     error: PaymentsError | None = None
     with transaction.atomic():
-        claimed, _ = Payment.objects.get_or_create(key=key, defaults={**request, "provider": provider().name})
+        claimed, _ = Payment.objects.get_or_create(
+            key=key,
+            defaults={
+                **request,
+                "provider": provider().name,
+                "invoice_lines": lines,
+                "billing_address": address,
+            },
+        )
         payment = _locked(claimed.pk)
         if any(getattr(payment, name) != value for name, value in request.items()):
             raise PaymentKeyConflict(key=key)
@@ -302,6 +359,7 @@ def _capture_locked(payment: Payment, key: str, amount: Decimal | None) -> Payme
 
 def _captured(payment: Payment, amount: Decimal) -> None:
     _save(payment, status=Status.CAPTURED, doubt=Doubt.NONE, captured_amount=amount)
+    invoices.invoice_issue(payment, amount)
     bus.publish(
         events.PaymentCaptured(
             payment_id=payment.id,
