@@ -8,6 +8,7 @@ from rest_framework import serializers
 from contexts.catalog.models import Movement, Product, sku_validator
 from contexts.catalog.selectors import DEFAULT_ORDERING, ORDERINGS, ProductFilters, product_available
 from integration import money
+from integration.edge.fields import AmountField
 
 # Prices are stored with this many decimal places: a currency with more minor units cannot be sold.
 PRICE_PLACES = Product._meta.get_field("price").decimal_places
@@ -39,17 +40,11 @@ class ProductQuerySerializer(serializers.Serializer):
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^\d+(\.\d+)?$", "example": "19.99"})
-class PriceField(serializers.Field):
-    """A product's price (read from the product or listing row as a whole: it needs the currency) as a
-    decimal string with exactly its currency's decimal places: "1500" JPY, "19.90" EUR."""
+class PriceField(AmountField):
+    """A product's price as a decimal string with exactly its currency's decimal places."""
 
     def __init__(self, **kwargs):
-        super().__init__(source="*", read_only=True, **kwargs)
-
-    def to_representation(self, value) -> str:
-        if isinstance(value, dict):
-            return money.amount_text(amount=value["price"], currency=value["currency"])
-        return money.amount_text(amount=value.price, currency=value.currency)
+        super().__init__("price", **kwargs)
 
 
 class ProductListItemSerializer(serializers.Serializer):

@@ -3,6 +3,8 @@
 import uuid
 from decimal import Decimal
 
+from django.db.models import Prefetch
+
 from contexts.payments.data import (
     InvoiceData,
     InvoiceLineData,
@@ -97,3 +99,33 @@ def payments_for_order(*, order_id: uuid.UUID) -> list[Payment]:
     return list(
         Payment.objects.filter(order_id=order_id).select_related("invoice").order_by("created_at", "id")
     )
+
+
+def payments_visible(
+    *, user_id: uuid.UUID | None, status: str | None = None, order_id: uuid.UUID | None = None
+):
+    """Payments a caller may see, newest first, with their refunds and invoice: the caller's own, or
+    everyone's for `user_id=None` (staff). Optional filters by status and order."""
+    payments = Payment.objects.select_related("invoice").prefetch_related(
+        Prefetch("refunds", queryset=Refund.objects.select_related("payment").order_by("created_at", "id"))
+    )
+    if user_id is not None:
+        payments = payments.filter(user_id=user_id)
+    if status is not None:
+        payments = payments.filter(status=status)
+    if order_id is not None:
+        payments = payments.filter(order_id=order_id)
+    return payments.order_by("-created_at", "-id")
+
+
+def payment_visible(*, payment_id: uuid.UUID, user_id: uuid.UUID | None) -> Payment:
+    """One payment the caller may see (PaymentNotFound for another user's: its existence is not told)."""
+    payment = payments_visible(user_id=user_id).filter(pk=payment_id).first()
+    if payment is None:
+        raise PaymentNotFound(payment_id=payment_id)
+    return payment
+
+
+def invoice_visible(*, payment_id: uuid.UUID, user_id: uuid.UUID | None) -> Invoice:
+    payment_visible(payment_id=payment_id, user_id=user_id)
+    return invoice_for_payment(payment_id=payment_id)

@@ -319,6 +319,9 @@ class ShopAutoSchema(AutoSchema):
             # spectacular's pattern admits "", "-" and "."; DRF refuses them. Digits on both sides,
             # ASCII only (JSON Schema's \d is ASCII in ECMA-262, Unicode in Python's re).
             sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
+            # A positive minimum (one minor unit, as for an amount to refund) refuses every zero.
+            if field.min_value is not None and field.min_value > 0:
+                sign = "(?![0.]*$)"
             whole = f"[0-9]{{1,{max(1, field.max_whole_digits)}}}"
             schema["pattern"] = f"^{sign}{whole}(?:\\.[0-9]{{1,{field.decimal_places}}})?$"
         return schema
