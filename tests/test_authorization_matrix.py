@@ -17,11 +17,14 @@ Without a token every row is 401 (NOBODY rows may also be 404).
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
+
+from contexts.payments import api as payments
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +58,8 @@ class Row:
     setup: Callable[[Actors], dict[str, Any]] | None = None
     # Where the owner reads the resource back, to prove another caller changed nothing.
     probe: str | None = None
+    # Request headers, as Django test client keywords (e.g. HTTP_IDEMPOTENCY_KEY).
+    headers: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -74,6 +79,20 @@ def _product(actors: Actors) -> dict[str, Any]:
     )
     assert response.status_code == 201, response.content
     return {"sku": "MATRIX-2"}
+
+
+def _payment(actors: Actors) -> dict[str, Any]:
+    """The owner's captured payment (through the payments api, as the order saga makes one)."""
+    payment = payments.payment_authorize(
+        key=f"matrix-{uuid.uuid4()}",
+        order_id=uuid.uuid4(),
+        user_id=actors.owner.id,
+        amount=Decimal("20.00"),
+        currency="EUR",
+        payment_method="pm_sandbox_ok",
+    )
+    payments.payment_capture(key=f"matrix-{payment.id}", payment_id=payment.id)
+    return {"payment_id": payment.id}
 
 
 ROWS: list[Row] = [
@@ -105,7 +124,19 @@ ROWS: list[Row] = [
         body={"delta": 5, "reason": "count"},
         setup=_product,
     ),
-    # --- orders, payments, shipping, notifications: append rows here as their endpoints land ---------
+    # --- payments: a customer sees their own payments and invoices; refunds are for operators ---------
+    Row("GET", "/api/v1/payments/", ME, probe="/api/v1/payments/"),
+    Row("GET", "/api/v1/payments/{payment_id}/", OWNER, setup=_payment),
+    Row("GET", "/api/v1/payments/{payment_id}/invoice/", OWNER, setup=_payment),
+    Row(
+        "POST",
+        "/api/v1/payments/{payment_id}/refunds/",
+        STAFF,
+        body={"amount": "1.00", "reason": "matrix"},
+        setup=_payment,
+        headers={"HTTP_IDEMPOTENCY_KEY": "matrix-refund"},
+    ),
+    # --- orders, shipping, notifications: append rows here as their endpoints land -------------------
 ]
 
 
@@ -129,7 +160,7 @@ def actors() -> Actors:
 
 def _call(client: APIClient, row: Row, actors: Actors, params: dict[str, Any]):
     body = row.body(actors) if callable(row.body) else row.body
-    return getattr(client, row.method.lower())(row.path.format(**params), body, format="json")
+    return getattr(client, row.method.lower())(row.path.format(**params), body, format="json", **row.headers)
 
 
 def _prepare(row: Row, actors: Actors) -> dict[str, Any]:
