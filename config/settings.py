@@ -335,6 +335,13 @@ PAYMENTS_PROVIDER_ATTEMPTS = env.int("PAYMENTS_PROVIDER_ATTEMPTS", default=3)
 # The secret(s) the provider signs its webhooks with (Shop-Signature, integration.webhooks): several,
 # comma-separated, while a secret is rotated. The embedded default is public; `check --deploy` refuses it.
 PAYMENTS_WEBHOOK_SECRET = env("PAYMENTS_WEBHOOK_SECRET", default="dev-only-payments-webhook-secret")
+# Pause between the attempts above (equal jitter, integration.backoff): the first ceiling and the cap,
+# in seconds. Only adapters that leave retrying to the services are paused and retried; the HTTP adapter
+# retries through its resilient client (RESILIENCE["DEPENDENCIES"]["payments-provider"]) instead.
+PAYMENTS_PROVIDER_BACKOFF_BASE = env.float("PAYMENTS_PROVIDER_BACKOFF_BASE", default=0.1)
+PAYMENTS_PROVIDER_BACKOFF_MAX = env.float("PAYMENTS_PROVIDER_BACKOFF_MAX", default=1.0)
+# The name the HTTP adapter (contexts.payments.providers.http.HttpProvider) records on its payments.
+PAYMENTS_HTTP_PROVIDER_NAME = env("PAYMENTS_HTTP_PROVIDER_NAME", default="stub")
 
 # --- Service interfaces (integration.services) --------------------------------------------------------
 SERVICES = {

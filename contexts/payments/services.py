@@ -33,6 +33,7 @@ from contexts.payments.data import (
 from contexts.payments.models import KEY_LENGTH, Payment, ProviderCall, Refund
 from contexts.payments.providers import APPROVED, INVALID, ProviderResult, ProviderUnavailable, provider
 from integration import bus, money
+from integration.backoff import equal_jitter
 
 Status = Payment.Status
 Doubt = Payment.Doubt
@@ -109,8 +110,15 @@ def _locked(payment_id: uuid.UUID) -> Payment:
 
 
 def _call(payment: Payment, kind: str, key: str, amount: Decimal | None, fn: Callable[[], ProviderResult]):
-    """Call the provider up to PAYMENTS_PROVIDER_ATTEMPTS times (the call is keyed, so repeating it
-    cannot act twice), logging each call. Returns its result, or raises ProviderUnavailable."""
+    """Call the provider, logging each attempt as a ProviderCall row. Returns its result, or raises
+    ProviderUnavailable.
+
+    One retry loop, not two: a retryable ProviderUnavailable (the sandbox's) is tried again, up to
+    PAYMENTS_PROVIDER_ATTEMPTS times in all, after a pause (equal jitter from
+    PAYMENTS_PROVIDER_BACKOFF_BASE up to PAYMENTS_PROVIDER_BACKOFF_MAX seconds); one raised with
+    retryable=False (the HTTP adapter's, whose resilient client has already spent its retries) ends the
+    call at once. The call is keyed, so repeating it cannot act twice.
+    """
     attempts = max(1, settings.PAYMENTS_PROVIDER_ATTEMPTS)
     for attempt in range(1, attempts + 1):
         started = time.monotonic()
@@ -118,8 +126,15 @@ def _call(payment: Payment, kind: str, key: str, amount: Decimal | None, fn: Cal
             result = fn()
         except ProviderUnavailable as exc:
             _log(payment, kind, key, amount, started, Outcome.ERROR, response={"error": exc.reason})
-            if attempt == attempts:
+            if attempt == attempts or not exc.retryable:
                 raise
+            time.sleep(
+                equal_jitter(
+                    attempt=attempt,
+                    base=settings.PAYMENTS_PROVIDER_BACKOFF_BASE,
+                    cap=settings.PAYMENTS_PROVIDER_BACKOFF_MAX,
+                )
+            )
             continue
         _log(payment, kind, key, amount, started, result.outcome, result.reference, result.raw)
         return result

@@ -20,13 +20,22 @@ StubProvider methods they call:
     GET    /_stub/calls    {"total": 7, "keys": {"k1": 2}, "effects": {"k1": 1}, "max_in_flight": 1}
     POST   /_stub/reset                                      forget everything
 
-Later issues play a payment provider or a carrier by subclassing StubProvider and overriding
-handle() (use effect() for their keyed writes). Standard library only: no Django, no settings.
+It plays a payment provider under /v1/ (PaymentStubProvider, what `make stub-provider` serves),
+in the wire format of contexts/payments/providers/http.py: authorizations kept per Idempotency-Key
+(a repeat answers the first result, never a second charge), capture, void and refunds by the
+authorization's id, and `GET /v1/operations?key=...` to look up what a keyed write answered first.
+Payment-method tokens: "pm_card_ok" approves, "pm_card_declined" and "pm_card_insufficient_funds"
+decline (402), anything else is invalid (422). The faults above apply to these routes too, "drop":
+"after" included (the charge is made, the answer lost).
+
+Others (a carrier) play their provider the same way: subclass StubProvider and override handle()
+(use effect() for keyed writes). Standard library only: no Django, no settings.
 """
 
 import argparse
 import contextlib
 import json
+import re
 import socket
 import sys
 import threading
@@ -35,9 +44,11 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
 from http import HTTPStatus
 from socketserver import ThreadingMixIn
 from typing import Any
+from urllib.parse import parse_qs
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 CONTROL_PREFIX = "/_stub/"
@@ -296,6 +307,177 @@ def _read(environ: dict) -> Request:
     )
 
 
+# --- playing a payment provider ----------------------------------------------------------------------------
+
+PAYMENTS_PREFIX = "/v1/"
+APPROVE = "pm_card_ok"
+DECLINES = {"pm_card_declined": "card_declined", "pm_card_insufficient_funds": "insufficient_funds"}
+
+
+@dataclass
+class Authorization:
+    id: str
+    amount: Decimal
+    currency: str
+    status: str = "authorized"  # authorized | captured | voided
+    captured_amount: Decimal = Decimal("0")
+    refunded_amount: Decimal = Decimal("0")
+    captures: int = 0  # times money was captured: 1 at most, however often a capture was asked
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            **{name: str(getattr(self, name)) for name in ("amount", "captured_amount", "refunded_amount")},
+        }
+
+
+def _declined(status: int, code: str, message: str) -> Response:
+    return Response(status=status, body={"status": "declined", "decline_code": code, "message": message})
+
+
+def _bad_request(detail: str) -> Response:
+    # No decline_code: the provider took no decision (the adapter treats it as no answer).
+    return Response(status=400, body={"title": "Bad request", "detail": detail})
+
+
+def _amount(sent: dict) -> Decimal:
+    value = sent.get("amount")
+    try:
+        amount = Decimal(value) if isinstance(value, str) else None
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount <= 0:
+        raise ValueError("amount is a decimal string above 0")
+    return amount
+
+
+# What capture, void and refunds do to an authorization (under the stub's lock, once per key).
+def _capture(found: Authorization, amount: Decimal) -> Response:
+    if found.status != "authorized" or amount > found.amount:
+        return _declined(409, "charge_not_capturable", f"It is {found.status}, of {found.amount}.")
+    found.status, found.captured_amount, found.captures = "captured", amount, found.captures + 1
+    return Response(status=200, body={"id": found.id, "status": found.status, "amount": str(amount)})
+
+
+def _void(found: Authorization, amount: None) -> Response:
+    if found.status not in ("authorized", "voided"):
+        return _declined(409, "charge_not_voidable", f"It is {found.status}.")
+    found.status = "voided"
+    return Response(status=200, body={"id": found.id, "status": found.status})
+
+
+def _refund(found: Authorization, amount: Decimal) -> Response:
+    remaining = found.captured_amount - found.refunded_amount
+    if amount > remaining:
+        return _declined(409, "refund_exceeds_captured", f"{remaining} remains to refund.")
+    found.refunded_amount += amount
+    body = {"id": f"re_{uuid.uuid4().hex[:16]}", "status": "succeeded", "authorization": found.id}
+    return Response(status=201, body={**body, "amount": str(amount)})
+
+
+_CHANGES = {"capture": _capture, "void": _void, "refunds": _refund}
+
+
+class PaymentStubProvider(StubProvider):
+    """A card processor under /v1/ (routes in the module docstring); any other path is StubProvider's.
+
+    Its writes are effects, so each happens once per Idempotency-Key; they require one (400 without).
+    """
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self._authorizations: dict[str, Authorization] = {}
+
+    def authorization(self, id: str) -> dict[str, Any] | None:
+        """An authorization as the provider keeps it (amounts as strings), or None."""
+        with self._lock:
+            found = self._authorizations.get(id)
+            return found.as_dict() if found else None
+
+    @property
+    def authorizations(self) -> int:
+        """Authorizations ever made: the charges a double authorize would double."""
+        return len(self._authorizations)
+
+    def summary(self) -> dict[str, Any]:
+        summary = super().summary()
+        with self._lock:
+            summary["authorizations"] = {id: a.as_dict() for id, a in self._authorizations.items()}
+        return summary
+
+    def handle(self, request: Request) -> Response:
+        if not request.path.startswith(PAYMENTS_PREFIX):
+            return super().handle(request)
+        route = request.path[len(PAYMENTS_PREFIX) :].strip("/").split("/")
+        if request.method == "GET" and route == ["operations"]:
+            return self._lookup(request)
+        if request.method == "GET" and len(route) == 2 and route[0] == "authorizations":
+            found = self.authorization(route[1])
+            if found is None:
+                return _declined(404, "no_such_authorization", "No such authorization.")
+            return Response(status=200, body=found)
+        if request.method != "POST" or route[0] != "authorizations" or len(route) not in (1, 3):
+            return Response(status=404, body={"title": "No such route"})
+        if request.key is None:
+            return _bad_request("An Idempotency-Key header is required.")
+        try:
+            sent = request.json()
+            if not isinstance(sent, dict):
+                raise ValueError("the body is a JSON object")
+            if len(route) == 1:
+                act = self._authorize(sent)
+            elif route[2] in _CHANGES:
+                amount = None if route[2] == "void" else _amount(sent)
+                act = self._change(route[1], _CHANGES[route[2]], amount)
+            else:
+                return Response(status=404, body={"title": "No such route"})
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        return self.effect(request, act)
+
+    # These return the act that effect() performs (under the lock) once per key.
+    def _authorize(self, sent: dict) -> Callable[[], Response]:
+        amount, currency, method = _amount(sent), sent.get("currency"), sent.get("payment_method")
+        if not (isinstance(currency, str) and re.fullmatch("[A-Z]{3}", currency)):
+            raise ValueError("currency is an ISO 4217 code")
+        if not isinstance(method, str):
+            raise ValueError("payment_method is a token")
+
+        def act() -> Response:
+            if method in DECLINES:
+                return _declined(402, DECLINES[method], f"The card was declined ({DECLINES[method]}).")
+            if method != APPROVE:
+                body = {"status": "invalid", "decline_code": "invalid_payment_method"}
+                return Response(status=422, body={**body, "message": "Unknown payment method."})
+            found = Authorization(id=f"auth_{uuid.uuid4().hex[:16]}", amount=amount, currency=currency)
+            self._authorizations[found.id] = found
+            body = {"id": found.id, "status": found.status, "amount": str(amount), "currency": currency}
+            return Response(status=201, body=body)
+
+        return act
+
+    def _change(self, id: str, change: Callable, amount: Decimal | None) -> Callable[[], Response]:
+        def act() -> Response:
+            found = self._authorizations.get(id)
+            if found is None:
+                return _declined(404, "no_such_authorization", "No such authorization.")
+            return change(found, amount)
+
+        return act
+
+    def _lookup(self, request: Request) -> Response:
+        keys = parse_qs(request.query).get("key")
+        if not keys:
+            return _bad_request("Give the key to look up: ?key=...")
+        with self._lock:
+            stored = self._effects.get(keys[0])
+        if stored is None:
+            return Response(status=200, body={"key": keys[0], "found": False})
+        answer = {"status": stored.response.status, "body": stored.response.body}
+        return Response(status=200, body={"key": keys[0], "found": True, **answer})
+
+
 # --- the server ------------------------------------------------------------------------------------------
 
 
@@ -372,7 +554,13 @@ class StubServer:
         return f"http://{host}:{port}"
 
     def start(self) -> "StubServer":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="stub-provider", daemon=True)
+        # stop() waits for the serving loop to notice: poll often, so a test's teardown is not 0.5 s.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="stub-provider",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -394,8 +582,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     server = _ThreadingServer((args.host, args.port), _RequestHandler)
     server.verbose = True
-    server.set_app(StubProvider())
-    print(f"Stub provider on http://{args.host}:{args.port}/ (control: {CONTROL_PREFIX}faults, calls, reset)")
+    server.set_app(PaymentStubProvider())
+    print(
+        f"Stub provider on http://{args.host}:{args.port}/ (a payment provider under {PAYMENTS_PREFIX}; "
+        f"control: {CONTROL_PREFIX}faults, calls, reset)"
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

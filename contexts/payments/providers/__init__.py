@@ -31,11 +31,17 @@ class ProviderResult:
 
 
 class ProviderUnavailable(Exception):
-    """No answer came (timeout, connection lost, provider error): the call's effect is unknown."""
+    """No answer came (timeout, connection lost, provider error): the call's effect is unknown.
 
-    def __init__(self, reason: str):
+    retryable: whether the payments services may repeat the call (same key) before giving up. An
+    adapter whose own client already retried with backoff (the HTTP adapter) raises it False, so the
+    call is not retried twice over.
+    """
+
+    def __init__(self, reason: str, *, retryable: bool = True):
         super().__init__(reason)
         self.reason = reason
+        self.retryable = retryable
 
 
 class PaymentProvider(Protocol):
