@@ -376,6 +376,18 @@ IDEMPOTENCY = {
     "IN_FLIGHT_SECONDS": env.int("IDEMPOTENCY_IN_FLIGHT_SECONDS", default=60),
     "PURGE_BATCH": env.int("IDEMPOTENCY_PURGE_BATCH", default=5000),
 }
+# --- Webhooks received (integration.webhooks) --------------------------------------------------------
+WEBHOOKS = {
+    # How long a delivery's event id is remembered, so its redelivery changes nothing: longer than any
+    # sender keeps retrying (card processors retry for up to three days).
+    "RETENTION_SECONDS": env.int("WEBHOOKS_RETENTION_SECONDS", default=30 * 86400),
+    "PURGE_BATCH": env.int("WEBHOOKS_PURGE_BATCH", default=1000),
+}
+CELERY_BEAT_SCHEDULE["integration.purge_webhook_deliveries"] = {
+    "task": "integration.purge_webhook_deliveries",
+    "schedule": env.float("WEBHOOKS_PURGE_SECONDS", default=86400.0),
+}
+
 CELERY_BEAT_SCHEDULE["integration.purge_idempotency_keys"] = {
     "task": "integration.purge_idempotency_keys",
     "schedule": env.float("IDEMPOTENCY_PURGE_SECONDS", default=3600.0),
