@@ -383,6 +383,8 @@ def test_a_malformed_field_is_named_in_the_problem():
     body = deliver(_captured(amount="1e2", currency="eur"))
     errors = problem(body, 400, "validation-error")["errors"]
     assert set(errors) == {"data.amount", "data.currency"}
+    body = deliver(_captured(currency=...))
+    assert problem(body, 400, "validation-error")["errors"] == {"data.currency": ["This field is required."]}
     body = deliver(_envelope(id="evt\ud800"))
     assert problem(body, 400, "validation-error")["errors"] == {"id": ["Text must not contain U+D800."]}
 

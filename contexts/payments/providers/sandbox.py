@@ -197,7 +197,7 @@ class SandboxProvider:
             amount = charge.amount("amount")
             currency = charge.text("currency", max_length=3, required=True)
             if currency and not _CURRENCY.fullmatch(currency):
-                charge.fail("currency", 'A currency code such as "EUR" is required.')
+                charge.fail("currency", 'Expected a currency code such as "EUR".')
         failure_code = charge.text("failure_code", max_length=60, required=status == EVENT_FAILED)
         message = charge.text("message", max_length=300)
         if not key and not reference:
@@ -244,36 +244,39 @@ class _Fields:
     def fail(self, name: str, message: str) -> None:
         self.errors.setdefault(self.prefix + name, []).append(message)
 
-    def text(self, name: str, *, max_length: int, required: bool = False) -> str:
+    def _get(self, name: str, accepts, expected: str, required: bool = True):
+        """The member if `accepts` it; else records why (missing, or not `expected`) and returns None."""
         value = self.document.get(name)
-        if value is None and not required:
-            return ""
-        if not isinstance(value, str) or not value or len(value) > max_length:
-            self.fail(name, f"A string of 1-{max_length} characters is required.")
-            return ""
-        return value
+        if value is None:
+            if required:
+                self.fail(name, "This field is required.")
+        elif not accepts(value):
+            self.fail(name, f"Expected {expected}.")
+        else:
+            return value
+        return None
+
+    def text(self, name: str, *, max_length: int, required: bool = False) -> str:
+        def accepts(v):
+            return isinstance(v, str) and 0 < len(v) <= max_length
+
+        return self._get(name, accepts, f"a string of 1-{max_length} characters", required) or ""
 
     def integer(self, name: str) -> int:
-        value = self.document.get(name)
-        # bool is an int to Python, not to JSON.
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _CREATED_MAX:
-            self.fail(name, "A whole number of seconds since the epoch is required.")
-            return 0
-        return value
+        def accepts(v):  # a bool is an int to Python, not to JSON
+            return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= _CREATED_MAX
+
+        return self._get(name, accepts, "a whole number of seconds since the epoch") or 0
 
     def object(self, name: str) -> dict[str, Any]:
-        value = self.document.get(name)
-        if not isinstance(value, dict):
-            self.fail(name, "An object is required.")
-            return {}
-        return value
+        return self._get(name, lambda v: isinstance(v, dict), "an object") or {}
 
     def amount(self, name: str) -> Decimal | None:
-        value = self.document.get(name)
-        if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
-            self.fail(name, 'A decimal string such as "19.99" is required.')
-            return None
-        return Decimal(value)
+        def accepts(v):
+            return isinstance(v, str) and _DECIMAL.fullmatch(v) is not None
+
+        value = self._get(name, accepts, 'a decimal string such as "19.99"')
+        return None if value is None else Decimal(value)
 
     def check(self) -> None:
         if self.errors:
