@@ -26,6 +26,7 @@ URL = "/api/v1/payments/webhooks/sandbox/"
 SECRET = "whsec-test-current"
 PROBLEM = "application/problem+json"
 AUTHORIZED, CAPTURED = "payments.PaymentAuthorized.v1", "payments.PaymentCaptured.v1"
+INVOICED = "payments.InvoiceIssued.v1"
 
 
 @pytest.fixture(autouse=True)
@@ -125,7 +126,7 @@ def test_each_event_three_times_out_of_order_ends_as_one_in_order_delivery(kind)
             "refunded_amount": Decimal("0.00"),
             "failure_code": "",
             "reference_is_the_charge": True,
-            "events": [AUTHORIZED, CAPTURED],  # each published once, in the order of the steps
+            "events": [AUTHORIZED, CAPTURED, INVOICED],  # each published once, in the order of the steps
         }
     )
     assert WebhookDelivery.objects.filter(source="payments.sandbox").count() == 4
@@ -144,7 +145,7 @@ def test_a_late_authorized_or_captured_never_moves_a_payment_back():
         Decimal("100.00"),
         Decimal("30.00"),
     )
-    assert events_of(late) == [AUTHORIZED, CAPTURED, "payments.PaymentRefunded.v1"]
+    assert events_of(late) == [AUTHORIZED, CAPTURED, INVOICED, "payments.PaymentRefunded.v1"]
 
 
 def test_voided_is_an_end_a_later_capture_report_does_not_leave():
@@ -403,7 +404,7 @@ def test_concurrent_deliveries_of_one_event_have_one_effect():
     assert calls == Counter(ok=8)
     assert Counter(outcomes) == Counter(applied=1, duplicate=7)
     assert state(payment)["status"] == "captured"
-    assert events_of(payment) == [AUTHORIZED, CAPTURED]
+    assert events_of(payment) == [AUTHORIZED, CAPTURED, INVOICED]
     assert WebhookDelivery.objects.filter(event_id="evt_race").count() == 1
 
 

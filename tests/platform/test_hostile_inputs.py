@@ -8,6 +8,7 @@ configuration and the OpenAPI schema, so an endpoint added later is tried too.
 
 import json
 import re
+import uuid
 
 import pytest
 from django.conf import settings
@@ -62,11 +63,18 @@ def _operations(*methods: str):
 def _concrete(template: str, item: dict) -> str:
     # A path parameter whose values the schema lists (a webhook's provider) gets the first of them;
     # any other gets the SKU of the product the sweeps create (any other id: not found).
+    # A uuid one (a payment's id) gets a well-formed id, so the route matches and the view runs.
     listed = {
         p["name"]: p["schema"]["enum"][0]
         for operation in item.values()
         for p in operation.get("parameters", ())
         if p["in"] == "path" and "enum" in p.get("schema", {})
+    }
+    listed |= {
+        p["name"]: "00000000-0000-4000-8000-00000000beef"
+        for operation in item.values()
+        for p in operation.get("parameters", ())
+        if p["in"] == "path" and p.get("schema", {}).get("format") == "uuid"
     }
     return re.sub(r"\{([^}]+)\}", lambda m: listed.get(m.group(1), "HOSTILE-1"), template)
 
@@ -79,6 +87,8 @@ def _raw(client, method: str, path: str, body: bytes, operation: dict | None = N
         names = [n for n in dir(settings) if n.endswith("_WEBHOOK_SECRET")]
         secrets = [s for n in names for s in webhooks.secret_list(getattr(settings, n))]
         headers[webhooks.SIGNATURE_HEADER] = webhooks.sign(body, secret=secrets)
+    if any(p["name"] == "Idempotency-Key" for p in (operation or {}).get("parameters", ())):
+        headers["Idempotency-Key"] = uuid.uuid4().hex  # its absence would be refused before the body
     return getattr(client, method)(path, data=body, content_type="application/json", headers=headers)
 
 
