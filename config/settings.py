@@ -332,6 +332,17 @@ READY_CACHE_SECONDS = env.float("READY_CACHE_SECONDS", default=2.0)
 PAYMENTS_PROVIDER = env("PAYMENTS_PROVIDER", default="contexts.payments.providers.sandbox.SandboxProvider")
 # Attempts per keyed provider call (the first included) before its outcome is declared in doubt.
 PAYMENTS_PROVIDER_ATTEMPTS = env.int("PAYMENTS_PROVIDER_ATTEMPTS", default=3)
+# Beat settles payments left in doubt (contexts.payments.in_doubt): those in doubt longer than the grace
+# (their caller's own retry usually settles them first; keep it above attempts x the provider's read
+# timeout), at most BATCH a run. An authorization found on a payment older than VOID_AFTER is voided:
+# that checkout is abandoned (keep it above the saga's deadline for payment), so the hold is released.
+PAYMENTS_IN_DOUBT_GRACE_SECONDS = env.float("PAYMENTS_IN_DOUBT_GRACE_SECONDS", default=60.0)
+PAYMENTS_IN_DOUBT_BATCH = env.int("PAYMENTS_IN_DOUBT_BATCH", default=100)
+PAYMENTS_IN_DOUBT_VOID_AFTER_SECONDS = env.float("PAYMENTS_IN_DOUBT_VOID_AFTER_SECONDS", default=3600.0)
+CELERY_BEAT_SCHEDULE["payments.settle_in_doubt"] = {
+    "task": "payments.settle_in_doubt",
+    "schedule": env.float("PAYMENTS_IN_DOUBT_SWEEP_SECONDS", default=60.0),
+}
 # The secret(s) the provider signs its webhooks with (Shop-Signature, integration.webhooks): several,
 # comma-separated, while a secret is rotated. The embedded default is public; `check --deploy` refuses it.
 PAYMENTS_WEBHOOK_SECRET = env("PAYMENTS_WEBHOOK_SECRET", default="dev-only-payments-webhook-secret")
