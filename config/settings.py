@@ -354,6 +354,24 @@ PAYMENTS_PROVIDER_BACKOFF_MAX = env.float("PAYMENTS_PROVIDER_BACKOFF_MAX", defau
 # The name the HTTP adapter (contexts.payments.providers.http.HttpProvider) records on its payments.
 PAYMENTS_HTTP_PROVIDER_NAME = env("PAYMENTS_HTTP_PROVIDER_NAME", default="stub")
 
+# --- Shipping -----------------------------------------------------------------------------------------
+# The carrier adapter (a dotted path to a class); the in-process sandbox (carrier name `sandbox`) by
+# default, or contexts.shipping.carriers.http.HttpCarrier for a carrier's REST API, reached as the
+# resilience dependency "shipping-carrier" (its base_url in RESILIENCE_DEPENDENCIES).
+SHIPPING_CARRIER = env("SHIPPING_CARRIER", default="contexts.shipping.carriers.sandbox.SandboxCarrier")
+# The HTTP adapter's carrier name (its webhooks arrive at /api/v1/shipping/webhooks/<name>/) and API key.
+SHIPPING_HTTP_CARRIER_NAME = env("SHIPPING_HTTP_CARRIER_NAME", default="carrier")
+SHIPPING_HTTP_CARRIER_API_KEY = env("SHIPPING_HTTP_CARRIER_API_KEY", default="")
+# The secret(s) carriers sign their tracking webhooks with (Shop-Signature, integration.webhooks): several,
+# comma-separated, while a secret is rotated. The embedded default is public; `check --deploy` refuses it.
+SHIPPING_WEBHOOK_SECRET = env("SHIPPING_WEBHOOK_SECRET", default="dev-only-shipping-webhook-secret")
+# A shipment's status and a tracking event's are two enums of one field name: each gets its own name.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    "ShipmentStatusEnum": "contexts.shipping.models.Status",
+    "TrackingStatusEnum": "contexts.shipping.lifecycle.TRACKING_STATUSES",
+}
+
 # --- Service interfaces (integration.services) --------------------------------------------------------
 SERVICES = {
     # Round-trip every in-process api call's arguments, result and errors through the JSON codec, as a

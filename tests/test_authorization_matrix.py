@@ -25,6 +25,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from contexts.payments import api as payments
+from contexts.shipping import api as shipping
 
 pytestmark = pytest.mark.django_db
 
@@ -95,6 +96,21 @@ def _payment(actors: Actors) -> dict[str, Any]:
     return {"payment_id": payment.id}
 
 
+def _shipment(actors: Actors) -> dict[str, Any]:
+    """The owner's shipment, as the order saga creates it (through shipping's api)."""
+    order_id = uuid.uuid4()
+    shipment = shipping.shipment_create(
+        key=f"matrix:{order_id}",
+        order_id=order_id,
+        user_id=actors.owner.id,
+        address=shipping.AddressData(
+            full_name="Owner", line1="1 Main St", city="Berlin", postal_code="10115", country="DE"
+        ),
+        lines=(shipping.ShipmentLineData(sku="MATRIX-1", quantity=1),),
+    )
+    return {"shipment_id": shipment.id, "order_id": order_id}
+
+
 ROWS: list[Row] = [
     # --- users: a customer's account is only ever /users/me/; there is no user-by-id endpoint ----------
     Row("GET", "/api/v1/users/me/", ME, probe="/api/v1/users/me/"),
@@ -136,7 +152,11 @@ ROWS: list[Row] = [
         setup=_payment,
         headers={"HTTP_IDEMPOTENCY_KEY": "matrix-refund"},
     ),
-    # --- orders, shipping, notifications: append rows here as their endpoints land -------------------
+    # --- shipping: a customer's shipments, each with its timeline; another customer's is a 404 --------
+    Row("GET", "/api/v1/shipments/{shipment_id}/", OWNER, setup=_shipment),
+    Row("GET", "/api/v1/shipments/", ME, setup=_shipment, probe="/api/v1/shipments/"),
+    Row("GET", "/api/v1/shipments/?order_id={order_id}", ME, setup=_shipment, probe="/api/v1/shipments/"),
+    # --- orders, notifications: append rows here as their endpoints land -----------------------------
 ]
 
 
