@@ -32,7 +32,7 @@ from contexts.payments.data import (
 )
 from contexts.payments.models import KEY_LENGTH, Payment, ProviderCall, Refund
 from contexts.payments.providers import APPROVED, INVALID, ProviderResult, ProviderUnavailable, provider
-from integration import bus, money
+from integration import bus, keys, money
 from integration.backoff import equal_jitter
 
 Status = Payment.Status
@@ -47,8 +47,8 @@ CAPTURED_STATES = (Status.CAPTURED, Status.PARTIALLY_REFUNDED, Status.REFUNDED)
 
 
 def _key_check(key: str) -> None:
-    if not isinstance(key, str) or not key or len(key) > KEY_LENGTH:
-        raise ValidationError({"key": [f"A key is 1-{KEY_LENGTH} characters."]})
+    # The key goes to the provider as an Idempotency-Key header: printable ASCII.
+    keys.key_check(key, max_length=KEY_LENGTH)
 
 
 # Amounts are stored with this many decimal places: a currency with more minor units is refused.
@@ -328,6 +328,13 @@ def payment_capture(*, key: str, payment_id: uuid.UUID, amount: Decimal | None =
 
 def _capture_locked(payment: Payment, key: str, amount: Decimal | None) -> PaymentsError | None:
     if payment.capture_key == key and payment.status in CAPTURED_STATES:
+        return None
+    if payment.capture_key is None and payment.status in CAPTURED_STATES:
+        # Captured without a capture call of ours (the provider's webhook told us first): the caller's
+        # capture is what happened, so it is answered as done and its key kept for replays.
+        if amount is not None and amount != payment.captured_amount:
+            return PaymentStateConflict(payment_id=payment.id, status=payment.status, operation="capture")
+        _save(payment, capture_key=key)
         return None
     if payment.status == Status.IN_DOUBT and payment.doubt == Doubt.CAPTURE:
         try:
