@@ -15,4 +15,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("contexts.users.urls")),
     path("api/v1/", include("contexts.catalog.urls")),
+    path("api/v1/", include("contexts.notifications.urls")),
 ]
