@@ -364,6 +364,10 @@ NOTIFICATIONS = {
     # A queued message still unsent this long after it was due lost its task: the sweep sends it again.
     "STALE_SECONDS": env.float("NOTIFICATIONS_STALE_SECONDS", default=120.0),
 }
+# The API's one name for the channel lists' values (both lists share them).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "NotificationChannelEnum": "contexts.notifications.data.CHANNELS"
+}
 # Sends what quiet hours held back once they end (and what a lost task left queued).
 CELERY_BEAT_SCHEDULE["notifications.send_due"] = {
     "task": "notifications.send_due",

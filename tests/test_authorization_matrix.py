@@ -76,6 +76,25 @@ def _product(actors: Actors) -> dict[str, Any]:
     return {"sku": "MATRIX-2"}
 
 
+NOTIFICATIONS = "/api/v1/notifications/"
+PREFERENCES = "/api/v1/notifications/preferences/"
+DEVICES = "/api/v1/notifications/devices/"
+PREFERENCES_BODY = {
+    "channels": {"transactional": ["email", "sms"], "marketing": []},
+    "quiet_hours": {"start": "22:00", "end": "07:00", "timezone": "Europe/Paris"},
+    "locale": "fr",
+}
+
+
+def _device(actors: Actors) -> dict[str, Any]:
+    """The owner registers a push device through the API; the row acts on its id."""
+    response = actors.owner.client.post(
+        DEVICES, {"token": "owner-device", "platform": "android"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    return {"device_id": response.json()["id"]}
+
+
 ROWS: list[Row] = [
     # --- users: a customer's account is only ever /users/me/; there is no user-by-id endpoint ----------
     Row("GET", "/api/v1/users/me/", ME, probe="/api/v1/users/me/"),
@@ -106,6 +125,11 @@ ROWS: list[Row] = [
         setup=_product,
     ),
     # --- orders, payments, shipping, notifications: append rows here as their endpoints land ---------
+    # notifications: the caller's own preferences, devices and log; another customer's device is a 404
+    *(Row("GET", path, ME, probe=path) for path in (NOTIFICATIONS, PREFERENCES, DEVICES)),
+    Row("PUT", PREFERENCES, ME, body=PREFERENCES_BODY, probe=PREFERENCES),
+    Row("POST", DEVICES, ME, body={"token": "intruder-device", "platform": "ios"}, probe=DEVICES),
+    Row("DELETE", DEVICES + "{device_id}/", OWNER, setup=_device, probe=DEVICES),
 ]
 
 

@@ -41,6 +41,12 @@ def _engine(field: str) -> Engine:
     return _HTML if field == "body_html" else _TEXT
 
 
+def _render_one(field: str, source: str, context: Mapping[str, Any]) -> str:
+    engine = _engine(field)
+    # A Context escapes unless told otherwise, whatever the engine says: tell it.
+    return engine.from_string(source).render(Context(dict(context), autoescape=engine.autoescape))
+
+
 def normal_locale(locale: str) -> str:
     """A language tag in the form templates are stored under: lower case, hyphens ("pt_BR" -> "pt-br")."""
     return (locale or "").strip().replace("_", "-").lower()
@@ -62,8 +68,7 @@ def template_errors(sources: Mapping[str, str], *, event_type: str = "") -> dict
         if not source:
             continue
         try:
-            template = _engine(field).from_string(source)
-            template.render(Context(context))
+            _render_one(field, source, context)
         except TemplateSyntaxError as exc:
             line = getattr(exc, "template_debug", {}).get("line")
             where = f"Line {line}: " if line else ""
@@ -94,7 +99,7 @@ def render(
     language = normal_locale(locale) or FALLBACK_LOCALE
     with translation.override(language), timezone.override(time_zone or dt.UTC):
         parts = {
-            field: _engine(field).from_string(source).render(Context(dict(context))) if source else ""
+            field: _render_one(field, source, context) if source else ""
             for field, source in (("subject", subject), ("body_text", body_text), ("body_html", body_html))
         }
     return Rendered(

@@ -34,7 +34,7 @@ class ChannelListField(serializers.ListField):
         return value
 
 
-class ChannelsSerializer(serializers.Serializer):
+class NotificationChannelsSerializer(serializers.Serializer):
     transactional = ChannelListField(
         help_text='Must include "email": transactional email cannot be switched off.'
     )
@@ -47,10 +47,10 @@ class QuietHoursSerializer(serializers.Serializer):
     timezone = serializers.ChoiceField(choices=timezone_names(), help_text="An IANA time zone name.")
 
 
-class PreferencesSerializer(serializers.Serializer):
+class NotificationPreferencesSerializer(serializers.Serializer):
     """GET and PUT /notifications/preferences/: the whole set, replaced whole."""
 
-    channels = ChannelsSerializer()
+    channels = NotificationChannelsSerializer()
     quiet_hours = QuietHoursSerializer(
         allow_null=True, help_text="SMS and push wait until they end; email and security notices never do."
     )

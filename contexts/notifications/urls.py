@@ -9,7 +9,7 @@ urlpatterns = [
     path("notifications/preferences/", views.PreferencesApi.as_view(), name="notifications-preferences"),
     path("notifications/devices/", views.DeviceListCreateApi.as_view(), name="notifications-devices"),
     path(
-        "notifications/devices/<uuid:device_id>/",
+        "notifications/devices/<str:device_id>/",
         views.DeviceDetailApi.as_view(),
         name="notifications-device",
     ),

@@ -15,25 +15,27 @@ from contexts.notifications.data import DeviceNotFound
 from contexts.notifications.serializers import (
     DeviceRegisterSerializer,
     DeviceSerializer,
+    NotificationPreferencesSerializer,
     NotificationSerializer,
-    PreferencesSerializer,
 )
 from contexts.users import api as users
 from integration.edge.schema import problems
 
 
 class PreferencesApi(APIView):
-    @extend_schema(responses={200: PreferencesSerializer, **problems(users.UserNotFound)})
+    @extend_schema(responses={200: NotificationPreferencesSerializer, **problems(users.UserNotFound)})
     def get(self, request):
         preferences = selectors.preferences_get(user_id=request.user.id)
-        return Response(PreferencesSerializer.render(preferences))
+        return Response(NotificationPreferencesSerializer.render(preferences))
 
-    @extend_schema(request=PreferencesSerializer, responses={200: PreferencesSerializer})
+    @extend_schema(
+        request=NotificationPreferencesSerializer, responses={200: NotificationPreferencesSerializer}
+    )
     def put(self, request):
-        body = PreferencesSerializer(data=request.data)
+        body = NotificationPreferencesSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         preferences = services.preferences_set(user_id=request.user.id, preferences=body.preferences())
-        return Response(PreferencesSerializer.render(preferences))
+        return Response(NotificationPreferencesSerializer.render(preferences))
 
 
 class NotificationListApi(GenericAPIView):

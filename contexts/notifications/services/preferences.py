@@ -78,8 +78,12 @@ def device_register(*, user_id: uuid.UUID, token: str, platform: str) -> tuple[D
     raise AssertionError("unreachable")
 
 
-def device_remove(*, user_id: uuid.UUID, device_id: uuid.UUID) -> None:
+def device_remove(*, user_id: uuid.UUID, device_id: uuid.UUID | str) -> None:
     """Forget one of the user's devices; DeviceNotFound if it is not theirs (or not there)."""
+    try:
+        device_id = uuid.UUID(str(device_id))
+    except ValueError:  # a malformed id names no device either
+        raise DeviceNotFound(f"No device {device_id}.") from None
     deleted, _ = Device.objects.filter(id=device_id, user_id=user_id).delete()
     if not deleted:
         raise DeviceNotFound(f"No device {device_id}.")
