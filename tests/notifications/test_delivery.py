@@ -292,3 +292,14 @@ def test_the_http_sms_adapter_sends_through_the_resilient_client(settings):
         with pytest.raises(SendFailed) as down:
             provider.send_sms(key="n-3", to="+4915112345678", body="hi")
         assert not down.value.permanent and stub.app.calls_for("n-3:send") == 2
+
+
+def test_a_template_saved_broken_outside_the_admin_fails_its_row_not_the_handler(templates, customer):
+    from contexts.notifications.models import Template
+
+    Template.objects.filter(event_type=OrderConfirmed.EVENT_TYPE, channel=SMS).update(body_text="{% if %}")
+    prefer(customer, transactional=(EMAIL, SMS))
+    rows = by_channel(notify(confirmed(customer), customer))
+    assert rows[EMAIL].status == Status.QUEUED
+    assert rows[SMS].status == Status.FAILED
+    assert rows[SMS].reason.startswith("the template fails to render: ")

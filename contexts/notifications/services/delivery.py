@@ -135,10 +135,15 @@ def notify(*, event: Any, event_id: uuid.UUID, event_type: str, user_id: uuid.UU
                     f"no {channel} template for {event_type} (nor in English)",
                 )
             else:
-                _render_into(row, template, context=context, prefs=prefs)
-                if channel in QUIET_CHANNELS and quiet_end is not None:
-                    row.status, row.next_attempt_at = Status.DELAYED, quiet_end
-                    row.reason = f"quiet hours until {quiet_end.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+                try:
+                    _render_into(row, template, context=context, prefs=prefs)
+                except Exception as exc:  # saved before today's checks, or a value its filters refuse
+                    row.status, row.reason = Status.FAILED, f"the template fails to render: {exc}"[:1000]
+                    log.exception("notification.render_failed", template_id=template.pk)
+                else:
+                    if channel in QUIET_CHANNELS and quiet_end is not None:
+                        row.status, row.next_attempt_at = Status.DELAYED, quiet_end
+                        row.reason = f"quiet hours until {quiet_end:%Y-%m-%d %H:%M} UTC"
             rows.append(row)
     return _write(rows)
 
