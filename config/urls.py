@@ -17,4 +17,5 @@ urlpatterns = [
     path("api/v1/", include("contexts.catalog.urls")),
     path("api/v1/", include("contexts.payments.urls")),
     path("api/v1/", include("contexts.shipping.urls")),
+    path("api/v1/", include("contexts.notifications.urls")),
 ]

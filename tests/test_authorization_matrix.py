@@ -111,6 +111,25 @@ def _shipment(actors: Actors) -> dict[str, Any]:
     return {"shipment_id": shipment.id, "order_id": order_id}
 
 
+NOTIFICATIONS = "/api/v1/notifications/"
+PREFERENCES = "/api/v1/notifications/preferences/"
+DEVICES = "/api/v1/notifications/devices/"
+PREFERENCES_BODY = {
+    "channels": {"transactional": ["email", "sms"], "marketing": []},
+    "quiet_hours": {"start": "22:00", "end": "07:00", "timezone": "Europe/Paris"},
+    "locale": "fr",
+}
+
+
+def _device(actors: Actors) -> dict[str, Any]:
+    """The owner registers a push device through the API; the row acts on its id."""
+    response = actors.owner.client.post(
+        DEVICES, {"token": "owner-device", "platform": "android"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    return {"device_id": response.json()["id"]}
+
+
 ROWS: list[Row] = [
     # --- users: a customer's account is only ever /users/me/; there is no user-by-id endpoint ----------
     Row("GET", "/api/v1/users/me/", ME, probe="/api/v1/users/me/"),
@@ -156,7 +175,12 @@ ROWS: list[Row] = [
     Row("GET", "/api/v1/shipments/{shipment_id}/", OWNER, setup=_shipment),
     Row("GET", "/api/v1/shipments/", ME, setup=_shipment, probe="/api/v1/shipments/"),
     Row("GET", "/api/v1/shipments/?order_id={order_id}", ME, setup=_shipment, probe="/api/v1/shipments/"),
-    # --- orders, notifications: append rows here as their endpoints land -----------------------------
+    # --- notifications: the caller's own preferences, devices and log; another's device is a 404 ------
+    *(Row("GET", path, ME, probe=path) for path in (NOTIFICATIONS, PREFERENCES, DEVICES)),
+    Row("PUT", PREFERENCES, ME, body=PREFERENCES_BODY, probe=PREFERENCES),
+    Row("POST", DEVICES, ME, body={"token": "intruder-device", "platform": "ios"}, probe=DEVICES),
+    Row("DELETE", DEVICES + "{device_id}/", OWNER, setup=_device, probe=DEVICES),
+    # --- orders: append rows here as its endpoints land ---------------------------------------------
 ]
 
 
