@@ -402,7 +402,8 @@ NOTIFICATIONS = {
 }
 # The API's one name for the channel lists' values (both lists share them).
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
-    "NotificationChannelEnum": "contexts.notifications.data.CHANNELS"
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    "NotificationChannelEnum": "contexts.notifications.data.CHANNELS",
 }
 # Sends what quiet hours held back once they end (and what a lost task left queued).
 CELERY_BEAT_SCHEDULE["notifications.send_due"] = {

@@ -30,7 +30,24 @@ def shared_services(app_configs, **kwargs):
     # Every context's webhook secrets (PAYMENTS_WEBHOOK_SECRET, SHIPPING_WEBHOOK_SECRET...): the embedded
     # default's are public, so anyone could forge a provider's callback.
     for name in sorted(n for n in dir(settings) if n.endswith("_WEBHOOK_SECRET")):
-        if any(s.startswith("dev-only-") for s in webhooks.secret_list(getattr(settings, name))):
+        configured = webhooks.secret_list(getattr(settings, name))
+        if not configured:
+            problems.append(
+                checks.Error(
+                    f"{name} is empty: every webhook delivery would be refused.",
+                    hint=f"Set {name} to the secret the sender signs with.",
+                    id="integration.E004",
+                )
+            )
+        elif any(len(s) < 16 for s in configured):
+            problems.append(
+                checks.Warning(
+                    f"{name} holds a secret shorter than 16 characters: it can be guessed.",
+                    hint="Use the secret the sender generated: providers issue 32 random characters or more.",
+                    id="integration.W003",
+                )
+            )
+        if any(s.startswith("dev-only-") for s in configured):
             problems.append(
                 checks.Error(
                     f"{name} is the public development secret: anyone could forge webhooks.",

@@ -20,6 +20,12 @@ from typing import Any, ClassVar
 
 from integration import codec
 
+# The members a problem body already has (RFC 9457 section 3.1, and the edge's own): an error's fields
+# are written beside them, so a field of the same name would collide (say `current_status`, not
+# `status`).
+RESERVED_FIELDS = frozenset({"type", "title", "status", "detail", "instance", "request_id"})
+_RESERVED_WHY = "an error's fields sit beside a problem's own members; choose another name"
+
 
 class ContextError(Exception):
     """Base of every error a context's api raises on purpose.
@@ -33,7 +39,17 @@ class ContextError(Exception):
     code: ClassVar[str] = "error"
     title: ClassVar[str] = ""
 
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        declared = {
+            name for name, hint in vars(cls).get("__annotations__", {}).items() if "ClassVar" not in str(hint)
+        }
+        if clash := declared & RESERVED_FIELDS:
+            raise TypeError(f"{cls.__qualname__} declares {sorted(clash)}: {_RESERVED_WHY}")
+
     def __init__(self, detail: str = "", **fields: Any):
+        if clash := fields.keys() & RESERVED_FIELDS:
+            raise TypeError(f"{type(self).__qualname__} got {sorted(clash)}: {_RESERVED_WHY}")
         self.detail = detail or self.title or self.code
         self.fields = fields
         for name, value in fields.items():

@@ -39,6 +39,19 @@ def describe_character(char: str) -> str:
     return f"U+{ord(char):04X}"
 
 
+def text_problem(value: Any, limit: int, *, required: bool) -> str | None:
+    """Why `value` is not text a service can store in a column of `limit` characters (not a string,
+    blank when `required`, too long, or holding NUL or a lone surrogate), or None if it is."""
+    if not isinstance(value, str):
+        return "A string."
+    if required and not value.strip():
+        return "This field is required."
+    if len(value) > limit:
+        return f"At most {limit} characters."
+    char = unstorable_character(value)
+    return f"Text must not contain {describe_character(char)}." if char else None
+
+
 class JSONTooDeep(ValueError):
     """A JSON document nests arrays and objects deeper than allowed."""
 

@@ -28,6 +28,7 @@ from contexts.payments.data import (
     PaymentsError,
     PaymentStateConflict,
     RefundData,
+    RefundDeclined,
     RefundExceedsCaptured,
 )
 from integration import services as interface
@@ -46,6 +47,7 @@ __all__ = [
     "PaymentStateConflict",
     "PaymentsError",
     "RefundData",
+    "RefundDeclined",
     "RefundExceedsCaptured",
     "payment_authorize",
     "payment_capture",

@@ -144,14 +144,14 @@ class PaymentStateConflict(PaymentsError, Conflict):
     code = "payment-state-conflict"
     title = "The payment's status does not allow this."
     payment_id: uuid.UUID
-    status: str
+    current_status: str  # the payment's status when the operation was refused
     operation: str
 
     def __init__(self, *, payment_id: uuid.UUID, status: str, operation: str):
         super().__init__(
             f"The payment is {status}: no {operation} is possible.",
             payment_id=payment_id,
-            status=status,
+            current_status=status,
             operation=operation,
         )
 
@@ -178,6 +178,14 @@ class RefundExceedsCaptured(PaymentsError, Conflict):
         super().__init__(
             f"At most {remaining} remains to be refunded.", payment_id=payment_id, remaining=remaining
         )
+
+
+class RefundDeclined(PaymentDeclined):
+    """The provider refused the refund (e.g. its side holds less captured than ours): nothing was
+    refunded; `decline_code` is the provider's reason."""
+
+    code = "refund-declined"
+    title = "The provider declined the refund."
 
 
 class PaymentProviderUnavailable(PaymentsError, TransientError):

@@ -28,12 +28,14 @@ from contexts.payments.data import (
     PaymentProviderUnavailable,
     PaymentsError,
     PaymentStateConflict,
+    RefundDeclined,
     RefundExceedsCaptured,
 )
 from contexts.payments.models import CAPTURED_STATUSES, KEY_LENGTH, Payment, ProviderCall, Refund
 from contexts.payments.providers import APPROVED, INVALID, ProviderResult, ProviderUnavailable, provider
 from integration import bus, keys, money
 from integration.backoff import equal_jitter
+from integration.text import text_problem
 
 Status = Payment.Status
 Doubt = Payment.Doubt
@@ -55,33 +57,54 @@ def _key_check(key: str) -> None:
 AMOUNT_PLACES = Payment._meta.get_field("amount").decimal_places
 
 
-def _amount_check(amount: Decimal, currency: str) -> None:
+# The amount columns' limit: 12 digits, AMOUNT_PLACES of them after the point.
+AMOUNT_LIMIT = Decimal(10) ** (Payment._meta.get_field("amount").max_digits - AMOUNT_PLACES)
+
+
+def _amount_check(amount: Decimal, currency: str, *, field: str = "amount") -> None:
     money.amount_validate(amount=amount, currency=currency, places=AMOUNT_PLACES)
     if amount <= 0:
-        raise ValidationError({"amount": ["An amount is more than zero."]})
+        raise ValidationError({field: ["An amount is more than zero."]})
+    if amount >= AMOUNT_LIMIT:
+        raise ValidationError({field: [f"An amount is less than {AMOUNT_LIMIT:,}."]})
+
+
+def _text_check(field: str, value, limit: int, *, required: bool = True) -> None:
+    if problem := text_problem(value, limit, required=required):
+        raise ValidationError({field: [problem]})
+
+
+def _id_check(**ids) -> None:
+    for field, value in ids.items():
+        if not isinstance(value, uuid.UUID):
+            raise ValidationError({field: ["A UUID."]})
 
 
 MAX_INVOICE_LINES = 500
 
 
 def _invoice_lines_check(lines: Sequence[InvoiceLineData], amount: Decimal, currency: str) -> list[dict]:
-    """Lines for the invoice, as stored: they must add up to the amount authorized."""
+    """Lines for the invoice, as stored: InvoiceLineData adding up to the amount authorized."""
     if not lines:
         return []
+    if isinstance(lines, str | bytes | Mapping) or not isinstance(lines, Sequence):
+        raise ValidationError({"invoice_lines": ["A sequence of InvoiceLineData."]})
     if len(lines) > MAX_INVOICE_LINES:
         raise ValidationError({"invoice_lines": [f"At most {MAX_INVOICE_LINES} lines."]})
     stored, total = [], Decimal("0")
     for line in lines:
-        if not line.description.strip() or len(line.description) > 200:
-            raise ValidationError({"invoice_lines": ["A line's description is 1-200 characters."]})
-        if not 1 <= line.quantity <= 1_000_000:
-            raise ValidationError({"invoice_lines": ["A line's quantity is 1-1000000."]})
+        if not isinstance(line, InvoiceLineData):
+            raise ValidationError({"invoice_lines": ["A sequence of InvoiceLineData."]})
+        _text_check("invoice_lines.description", line.description, 200)
+        quantity = line.quantity
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= 1_000_000:
+            raise ValidationError({"invoice_lines.quantity": ["A whole number from 1 to 1000000."]})
         money.amount_validate(amount=line.unit_amount, currency=currency, places=AMOUNT_PLACES)
-        if line.unit_amount < 0:
-            raise ValidationError({"invoice_lines": ["A line's unit amount is not negative."]})
-        total += line.unit_amount * line.quantity
+        if not 0 <= line.unit_amount < AMOUNT_LIMIT:
+            raise ValidationError({"invoice_lines.unit_amount": [f"From 0 to less than {AMOUNT_LIMIT:,}."]})
+        total += line.unit_amount * quantity
         stored.append(
-            {"description": line.description, "quantity": line.quantity, "unit_amount": str(line.unit_amount)}
+            {"description": line.description, "quantity": quantity, "unit_amount": str(line.unit_amount)}
         )
     if total != amount:
         raise ValidationError({"invoice_lines": [f"The lines add up to {total}, not the amount {amount}."]})
@@ -91,11 +114,11 @@ def _invoice_lines_check(lines: Sequence[InvoiceLineData], amount: Decimal, curr
 def _billing_address_check(address: Mapping[str, str] | None) -> dict:
     if not address:
         return {}
-    if len(address) > 20 or any(
-        not isinstance(k, str) or not isinstance(v, str) or len(k) > 40 or len(v) > 300
-        for k, v in address.items()
-    ):
-        raise ValidationError({"billing_address": ["At most 20 text fields of up to 300 characters."]})
+    if not isinstance(address, Mapping) or len(address) > 20:
+        raise ValidationError({"billing_address": ["At most 20 text fields."]})
+    for name, value in address.items():
+        _text_check("billing_address", name, 40)
+        _text_check(f"billing_address.{name}", value, 300, required=False)
     return dict(address)
 
 
@@ -201,9 +224,9 @@ def payment_authorize(
     billing_address: Mapping[str, str] | None = None,
 ) -> Payment:
     _key_check(key)
+    _id_check(order_id=order_id, user_id=user_id)
     _amount_check(amount, currency)
-    if not isinstance(payment_method, str) or not payment_method or len(payment_method) > 100:
-        raise ValidationError({"payment_method": ["A payment method is a token of 1-100 characters."]})
+    _text_check("payment_method", payment_method, 100)
     lines = _invoice_lines_check(invoice_lines, amount, currency)
     address = _billing_address_check(billing_address)
     request = {
@@ -212,14 +235,14 @@ def payment_authorize(
         "amount": amount,
         "currency": currency,
         "payment_method": payment_method,
+        "invoice_lines": lines,
+        "billing_address": address,
     }
     error: PaymentsError | None = None
     with transaction.atomic():
         # Claim the key (INSERT ... ON CONFLICT DO NOTHING), then lock whichever row holds it: a racing
         # caller with the same key waits here for the first one's outcome.
-        claim = Payment(
-            **request, key=key, provider=provider().name, invoice_lines=lines, billing_address=address
-        )
+        claim = Payment(**request, key=key, provider=provider().name)
         Payment.objects.bulk_create([claim], ignore_conflicts=True)
         payment = Payment.objects.select_for_update(of=("self",)).get(key=key)
         if any(getattr(payment, name) != value for name, value in request.items()):
@@ -325,7 +348,11 @@ def payment_capture(*, key: str, payment_id: uuid.UUID, amount: Decimal | None =
 
 def _capture_locked(payment: Payment, key: str, amount: Decimal | None) -> PaymentsError | None:
     if payment.capture_key == key and payment.status in CAPTURED_STATES:
+        if amount is not None and amount != payment.captured_amount:
+            return PaymentKeyConflict(key=key)  # the key names another capture than this one
         return None
+    if payment.capture_key != key and Payment.objects.filter(capture_key=key).exists():
+        return PaymentKeyConflict(key=key)  # this key already captured another payment
     if payment.capture_key is None and payment.status in CAPTURED_STATES:
         # Captured without a capture call of ours (the provider's webhook told us first): the caller's
         # capture is what happened, so it is answered as done and its key kept for replays.
@@ -353,7 +380,8 @@ def _capture_locked(payment: Payment, key: str, amount: Decimal | None) -> Payme
     amount = payment.amount if amount is None else amount
     _amount_check(amount, payment.currency)
     if amount > payment.amount:
-        return CaptureExceedsAuthorized(payment_id=payment.id, authorized=payment.amount)
+        authorized = money.quantize(amount=payment.amount, currency=payment.currency)
+        return CaptureExceedsAuthorized(payment_id=payment.id, authorized=authorized)
     call_key = f"{key}:capture"  # our key, as sent to the provider and logged
     try:
         result = _call(
@@ -462,57 +490,70 @@ def payment_refund(
     *, key: str, payment_id: uuid.UUID, amount: Decimal, reason: str, actor: str = ""
 ) -> Refund:
     _key_check(key)
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > 300:
-        raise ValidationError({"reason": ["A reason is 1-300 characters."]})
+    _text_check("reason", reason, 300)
+    _text_check("actor", actor, 200, required=False)
     with transaction.atomic():
         payment = _locked(payment_id)
-        existing = Refund.objects.filter(key=key).first()
-        if existing is not None:
-            if existing.payment_id != payment.id or existing.amount != amount:
-                raise PaymentKeyConflict(key=key)
-            return existing
-        _amount_check(amount, payment.currency)
-        if payment.status not in (Status.CAPTURED, Status.PARTIALLY_REFUNDED):
-            raise PaymentStateConflict(payment_id=payment.id, status=payment.status, operation="refund")
-        remaining = payment.captured_amount - payment.refunded_amount
-        if amount > remaining:
-            raise RefundExceedsCaptured(payment_id=payment.id, remaining=remaining)
-        call_key = f"{key}:refund"  # our key, as sent to the provider and logged
-        try:
-            # Raised inside the transaction: nothing of this refund is kept, and a retry with the same
-            # key repeats the keyed call, which the provider answers without refunding twice.
-            result = _call(
-                payment,
-                Kind.REFUND,
-                call_key,
-                amount,
-                lambda: provider().refund(key=call_key, reference=payment.provider_reference, amount=amount),
-            )
-        except ProviderUnavailable as exc:
-            raise _unavailable(payment, "refund", exc) from None
-        if result.outcome != APPROVED:
-            raise RefundExceedsCaptured(payment_id=payment.id, remaining=remaining)
-        refund = Refund.objects.create(
-            key=key,
-            payment=payment,
+        outcome = _refund_locked(payment, key, amount, reason, actor)
+    # Raised after commit, so the transaction log keeps the provider's answer (a decline, or none);
+    # nothing of the refund itself was written, and a retry with the same key repeats the keyed call,
+    # which the provider answers without refunding twice.
+    if isinstance(outcome, PaymentsError):
+        raise outcome
+    return outcome
+
+
+def _refund_locked(
+    payment: Payment, key: str, amount: Decimal, reason: str, actor: str
+) -> Refund | PaymentsError:
+    existing = Refund.objects.filter(key=key).first()
+    if existing is not None:
+        if existing.payment_id != payment.id or existing.amount != amount:
+            raise PaymentKeyConflict(key=key)
+        return existing
+    _amount_check(amount, payment.currency)
+    if payment.status not in (Status.CAPTURED, Status.PARTIALLY_REFUNDED):
+        raise PaymentStateConflict(payment_id=payment.id, status=payment.status, operation="refund")
+    remaining = money.quantize(
+        amount=payment.captured_amount - payment.refunded_amount, currency=payment.currency
+    )
+    if amount > remaining:
+        raise RefundExceedsCaptured(payment_id=payment.id, remaining=remaining)
+    call_key = f"{key}:refund"  # our key, as sent to the provider and logged
+    try:
+        result = _call(
+            payment,
+            Kind.REFUND,
+            call_key,
+            amount,
+            lambda: provider().refund(key=call_key, reference=payment.provider_reference, amount=amount),
+        )
+    except ProviderUnavailable as exc:
+        return _unavailable(payment, "refund", exc)
+    if result.outcome != APPROVED:
+        message = result.message or f"The provider declined the refund ({result.decline_code})."
+        return RefundDeclined(payment_id=payment.id, decline_code=result.decline_code, message=message)
+    refund = Refund.objects.create(
+        key=key,
+        payment=payment,
+        amount=amount,
+        reason=reason,
+        actor=actor,
+        status=Refund.Status.SUCCEEDED,
+        provider_reference=result.reference,
+    )
+    refunded = payment.refunded_amount + amount
+    status = Status.REFUNDED if refunded == payment.captured_amount else Status.PARTIALLY_REFUNDED
+    _save(payment, refunded_amount=refunded, status=status)
+    bus.publish(
+        events.PaymentRefunded(
+            payment_id=payment.id,
+            order_id=payment.order_id,
+            refund_id=refund.id,
             amount=amount,
-            reason=reason,
-            actor=actor,
-            status=Refund.Status.SUCCEEDED,
-            provider_reference=result.reference,
+            currency=payment.currency,
+            refunded_total=refunded,
+            fully_refunded=status == Status.REFUNDED,
         )
-        refunded = payment.refunded_amount + amount
-        status = Status.REFUNDED if refunded == payment.captured_amount else Status.PARTIALLY_REFUNDED
-        _save(payment, refunded_amount=refunded, status=status)
-        bus.publish(
-            events.PaymentRefunded(
-                payment_id=payment.id,
-                order_id=payment.order_id,
-                refund_id=refund.id,
-                amount=amount,
-                currency=payment.currency,
-                refunded_total=refunded,
-                fully_refunded=status == Status.REFUNDED,
-            )
-        )
+    )
     return refund

@@ -119,14 +119,14 @@ class ShipmentTransitionRefused(ShippingError, Conflict):
     code = "shipment-transition-refused"
     title = "The shipment's status does not allow this change."
     shipment_id: uuid.UUID
-    status: str
+    current_status: str  # the shipment's status when the change was refused
     requested: str
 
     def __init__(self, *, shipment_id: uuid.UUID, status: str, requested: str, message: str = ""):
         super().__init__(
             message or f"The shipment is {status}: it cannot become {requested}.",
             shipment_id=shipment_id,
-            status=status,
+            current_status=status,
             requested=requested,
         )
 

@@ -50,7 +50,7 @@ from contexts.shipping.models import (
 from integration import address as addresses
 from integration import bus, keys, webhooks
 from integration.logging import get_logger
-from integration.text import describe_character, unstorable_character
+from integration.text import text_problem
 
 log = get_logger("contexts.shipping")
 
@@ -83,24 +83,13 @@ def _key_check(key: str) -> None:
     keys.key_check(key, max_length=KEY_LENGTH)
 
 
-def _text_problem(value: str, limit: int, *, required: bool) -> str | None:
-    if not isinstance(value, str):
-        return "A string."
-    if required and not value.strip():
-        return "This field is required."
-    if len(value) > limit:
-        return f"At most {limit} characters."
-    char = unstorable_character(value)
-    return f"Text must not contain {describe_character(char)}." if char else None
-
-
 def _address_check(address: AddressData) -> dict[str, str]:
     """The address as stored (its country in capitals), held to the rules the API's address serializer
     applies (integration.address), so what a shipment shows always matches the schema."""
     fields = {name: getattr(address, name) for name in addresses.FIELDS}
     errors = {}
     for name, value in fields.items():
-        problem = _text_problem(value, addresses.FIELDS[name], required=name not in addresses.OPTIONAL)
+        problem = text_problem(value, addresses.FIELDS[name], required=name not in addresses.OPTIONAL)
         if problem:
             errors[f"address.{name}"] = [problem]
     if "address.country" not in errors:
@@ -122,7 +111,7 @@ def _lines_check(lines: Sequence[ShipmentLineData]) -> list[tuple[str, int]]:
         raise ValidationError({"lines": [f"A shipment carries 1-{MAX_LINES} lines."]})
     errors = {}
     for i, line in enumerate(lines):
-        problem = _text_problem(line.sku, 64, required=True)
+        problem = text_problem(line.sku, 64, required=True)
         if problem:
             errors[f"lines[{i}].sku"] = [problem]
         quantity = line.quantity
@@ -348,7 +337,7 @@ def tracking_event_add(
         raise ValidationError({"status": [f"One of: {', '.join(TRACKING_STATUSES)}."]})
     if occurred_at.tzinfo is None or occurred_at > timezone.now() + CLOCK_SKEW:
         raise ValidationError({"occurred_at": ["A time that has passed, with its time zone."]})
-    problem = _text_problem(location, LOCATION_LENGTH, required=False)
+    problem = text_problem(location, LOCATION_LENGTH, required=False)
     if problem:
         raise ValidationError({"location": [problem]})
     with transaction.atomic():

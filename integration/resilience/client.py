@@ -263,7 +263,7 @@ class ResilientClient:
             detail,
             dependency=self.name,
             reason=reason,
-            status=status,
+            upstream_status=status,
             attempts=attempts,
             retry_after=retry_after,
         )

@@ -13,9 +13,9 @@ class DependencyUnavailable(TransientError):
         "connect"      no connection could be made: the request was not sent;
         "timeout"      no answer within the read (or write) timeout: the request may have been acted on;
         "dropped"      the connection broke before a complete answer: it may have been acted on;
-        "status"       the dependency answered 429 or 5xx (see `status`);
+        "status"       the dependency answered 429 or 5xx (see `upstream_status`);
         "breaker-open" the circuit breaker is open: nothing was sent by this attempt.
-      status: the HTTP status of the last answer, when reason is "status"; else None.
+      upstream_status: the HTTP status of the last answer, when reason is "status"; else None.
       attempts: requests sent during this call (0 when the breaker refused the first one).
       retry_after: seconds the dependency (Retry-After, RFC 9110 §10.2.3) or the open breaker asks the
         caller to wait before trying again; None when nothing is known.
@@ -29,6 +29,6 @@ class DependencyUnavailable(TransientError):
 
     dependency: str
     reason: str
-    status: int | None
+    upstream_status: int | None
     attempts: int
     retry_after: float | None

@@ -96,6 +96,8 @@ def verify(
         if not sep:
             continue
         if name == "t":
+            if timestamp is not None:  # which one was signed? refuse rather than guess
+                raise SignatureInvalid("malformed", f"The {SIGNATURE_HEADER} header has several t= values.")
             timestamp = value
         elif name == SCHEME:
             signatures.append(value)

@@ -145,7 +145,7 @@ def test_capture_whole_and_replay_then_a_voided_payment_cannot_be_captured():
     api.payment_void(key="saga-2:void", payment_id=other.id)
     with pytest.raises(api.PaymentStateConflict) as exc:
         api.payment_capture(key="saga-2:capture", payment_id=other.id)
-    assert exc.value.status == "voided"
+    assert exc.value.current_status == "voided"
 
 
 def test_a_capture_cannot_exceed_the_authorized_amount():

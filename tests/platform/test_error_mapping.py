@@ -57,3 +57,14 @@ def test_fields_are_problem_members_and_a_transient_error_says_when_to_retry():
 
 def test_the_table_covers_both_bases_so_no_context_error_is_a_500():
     assert errors.BusinessError in STATUS_BY_KIND and errors.TransientError in STATUS_BY_KIND
+
+
+def test_an_error_field_cannot_take_a_problem_members_name():
+    # A field named like a problem member (`status`) would collide with it in the body the edge writes.
+    with pytest.raises(TypeError, match="status"):
+
+        class Clashing(errors.Conflict):
+            status: str
+
+    with pytest.raises(TypeError, match="status"):
+        errors.Conflict("refused", status="x")

@@ -178,7 +178,7 @@ def test_an_unreachable_dependency_is_a_connect_error_and_idempotent_reads_are_r
 
     error = _fail(lambda: resilience.client("stub").get("/anything"))
 
-    assert (error.reason, error.attempts, error.status) == ("connect", 3, None)
+    assert (error.reason, error.attempts, error.upstream_status) == ("connect", 3, None)
 
 
 # --- the breaker ------------------------------------------------------------------------------------
@@ -193,7 +193,7 @@ def test_after_n_failures_the_breaker_is_open_in_another_process_too_and_fails_f
 
     with caplog.at_level("INFO", logger="integration.resilience"):
         for _ in range(3):
-            assert _fail(lambda: client.get("/charges/1")).status == 503
+            assert _fail(lambda: client.get("/charges/1")).upstream_status == 503
     assert _state() == "open"
     opened = [
         r.msg for r in caplog.records if isinstance(r.msg, dict) and r.msg["event"] == "circuit_breaker.open"
@@ -240,7 +240,7 @@ def test_a_failed_trial_opens_the_breaker_again_for_another_reset_timeout(config
     first_opening = resilience.breaker_states()[0].opened_at
 
     time.sleep(client.breaker.retry_in() + 0.05)
-    assert _fail(lambda: client.get("/x")).status == 503  # the trial reached the stub and failed
+    assert _fail(lambda: client.get("/x")).upstream_status == 503  # the trial reached the stub and failed
 
     reopened = resilience.breaker_states()[0]
     assert reopened.state == "open" and reopened.opened_at > first_opening
@@ -386,7 +386,7 @@ def test_a_500_is_transient_but_not_retried(configure, stub):
 
     error = _fail(lambda: resilience.client("stub").get("/x"))
 
-    assert (error.reason, error.status, error.attempts) == ("status", 500, 1)
+    assert (error.reason, error.upstream_status, error.attempts) == ("status", 500, 1)
     assert stub.app.total_calls == 1
 
 
@@ -396,7 +396,7 @@ def test_retries_run_out_in_a_transient_error_that_crosses_a_wire_as_itself(conf
 
     error = _fail(lambda: resilience.client("stub").put("/x", json={}))
 
-    assert (error.reason, error.status, error.attempts) == ("status", 502, 3)
+    assert (error.reason, error.upstream_status, error.attempts) == ("status", 502, 3)
     assert stub.app.total_calls == 3
     assert errors.error_from_primitive(json.loads(json.dumps(errors.error_to_primitive(error)))) == error
 
@@ -418,7 +418,7 @@ def test_a_retry_after_beyond_the_cap_ends_the_call_at_once_carrying_the_wait(co
 
     error = _fail(lambda: resilience.client("stub").get("/x"))
 
-    assert (error.status, error.attempts, error.retry_after) == (503, 1, 120.0)
+    assert (error.upstream_status, error.attempts, error.retry_after) == (503, 1, 120.0)
     assert stub.app.total_calls == 1
 
 

@@ -122,3 +122,10 @@ def test_deliveries_past_their_retention_are_purged_and_younger_ones_kept(settin
         )
     assert webhooks.deliveries_purge(now=now) == 3
     assert list(webhooks.WebhookDelivery.objects.values_list("event_id", flat=True)) == ["evt_3"]
+
+
+def test_a_header_with_two_timestamps_is_malformed():
+    signed = webhooks.sign(BODY, secret="s3cret", timestamp=NOW)
+    with pytest.raises(webhooks.SignatureInvalid) as caught:
+        webhooks.verify(header="t=1," + signed, body=BODY, secrets=["s3cret"], now=NOW)
+    assert caught.value.reason == "malformed"

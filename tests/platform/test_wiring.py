@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from celery import current_app
 from django.conf import settings
 
@@ -74,6 +75,16 @@ def test_beat_schedules_the_outbox_sweep():
     assert 0 < float(entry["schedule"]) <= 60
 
 
+def _deploy_check(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
 def test_production_settings_pass_the_deploy_checks_with_real_secrets():
     env = {
         **os.environ,
@@ -86,13 +97,7 @@ def test_production_settings_pass_the_deploy_checks_with_real_secrets():
     }
     # The services come from the test environment (PostgreSQL, RabbitMQ, Redis), as in production.
     assert env["DATABASE_URL"].startswith("postgres") and env["CACHE_URL"].startswith("redis")
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    result = _deploy_check(env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
@@ -164,3 +169,22 @@ def test_the_embedded_beat_runs_each_periodic_task_when_due(eager_tasks, setting
     assert embedded.run_due(due, 15.0) == []
     assert embedded.run_due(due, 100.0) == ["integration.sweep_outbox", "users.flush_expired_tokens"]
     assert ran == ["sweep", "sweep", "flush"]
+
+
+@pytest.mark.parametrize(
+    ("secret", "check_id"),
+    [("", "integration.E004"), (" , ", "integration.E004"), ("short", "integration.W003")],
+)
+def test_deploy_checks_refuse_an_empty_or_guessable_webhook_secret(secret, check_id):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "shop.example",
+        "PAYMENTS_WEBHOOK_SECRET": secret,
+        "SHIPPING_WEBHOOK_SECRET": secrets.token_hex(32),
+    }
+    result = _deploy_check(env)
+    assert result.returncode != 0
+    assert check_id in result.stdout + result.stderr

@@ -127,7 +127,7 @@ def test_a_shipment_with_the_carrier_cannot_be_cancelled(status):
     with pytest.raises(api.ShipmentNotCancellable) as caught:
         api.shipment_cancel(key="late:cancel", shipment_id=shipment.id)
     assert isinstance(caught.value, Conflict)
-    assert (caught.value.status, caught.value.requested) == (status, "cancelled")
+    assert (caught.value.current_status, caught.value.requested) == (status, "cancelled")
     assert api.shipment_get(shipment_id=shipment.id).status == status
     assert not published("shipping.ShipmentCancelled.v1")
 
@@ -174,7 +174,7 @@ def test_an_illegal_transition_is_refused_and_nothing_is_recorded():
     with pytest.raises(api.ShipmentTransitionRefused) as caught:
         _staff_event(shipment, "in_transit", hours_ago=0.5)
     assert isinstance(caught.value, Conflict)
-    assert (caught.value.status, caught.value.requested) == ("delivered", "in_transit")
+    assert (caught.value.current_status, caught.value.requested) == ("delivered", "in_transit")
     after = api.shipment_get(shipment_id=shipment.id)
     assert after.status == "delivered" and [e.status for e in after.tracking_events] == ["delivered"]
     assert not published("shipping.ShipmentInTransit.v1")
