@@ -74,6 +74,7 @@ def shipment_event(cls, user: User):
         user_id=user.id,
         carrier="sandbox",
         tracking_number="SBX123456789012",
+        location="Lyon hub",
         occurred_at=timezone.now(),
     )
 
