@@ -343,6 +343,21 @@ PAYMENTS_PROVIDER_BACKOFF_MAX = env.float("PAYMENTS_PROVIDER_BACKOFF_MAX", defau
 # The name the HTTP adapter (contexts.payments.providers.http.HttpProvider) records on its payments.
 PAYMENTS_HTTP_PROVIDER_NAME = env("PAYMENTS_HTTP_PROVIDER_NAME", default="stub")
 
+# --- Orders ------------------------------------------------------------------------------------------
+ORDERS = {
+    # Seconds the saga holds a reservation, from the reserve and again from each later step.
+    "RESERVATION_TTL_SECONDS": env.int("ORDERS_RESERVATION_TTL_SECONDS", default=900),
+    # Multiplies every pause between a saga step's attempts (the saga table's backoff, in seconds).
+    "SAGA_BACKOFF_SCALE": env.float("ORDERS_SAGA_BACKOFF_SCALE", default=1.0),
+    # Lets a test hold a step between its participant call and its result (never in production).
+    "TEST_HOOKS": env.bool("ORDERS_TEST_HOOKS", default=False),
+}
+# The saga sweeper fails steps past their deadline and resends overdue compensations.
+CELERY_BEAT_SCHEDULE["orders.sweep_sagas"] = {
+    "task": "orders.sweep_sagas",
+    "schedule": env.float("ORDERS_SAGA_SWEEP_SECONDS", default=10.0),
+}
+
 # --- Service interfaces (integration.services) --------------------------------------------------------
 SERVICES = {
     # Round-trip every in-process api call's arguments, result and errors through the JSON codec, as a
