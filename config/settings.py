@@ -352,6 +352,10 @@ ORDERS = {
     # Lets a test hold a step between its participant call and its result (never in production).
     "TEST_HOOKS": env.bool("ORDERS_TEST_HOOKS", default=False),
 }
+# Order statuses are their own enum in the OpenAPI schema (payments' statuses are another).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["OrderStatusEnum"] = (
+    "contexts.orders.models.Order.Status"
+)
 # The saga sweeper fails steps past their deadline and resends overdue compensations.
 CELERY_BEAT_SCHEDULE["orders.sweep_sagas"] = {
     "task": "orders.sweep_sagas",

@@ -106,11 +106,12 @@ class OrderNotFound(OrdersError, NotFound):
 class OrderNotCancellable(OrdersError, Conflict):
     code = "order-not-cancellable"
     title = "The order can no longer be cancelled."
-    status: str
+    order_status: str
 
     def __init__(self, *, status: str):
         super().__init__(
-            f"The order is {status}: only pending or ready_to_ship orders can be cancelled.", status=status
+            f"The order is {status}: only pending or ready_to_ship orders can be cancelled.",
+            order_status=status,
         )
 
 

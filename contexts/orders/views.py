@@ -8,7 +8,7 @@ import uuid
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import pagination, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -102,6 +102,12 @@ class OrderCursorPagination(pagination.CursorPagination):
                 }
             )
         return super().get_page_size(request)
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({self.cursor_query_param: ["Not a cursor this list gave out."]}) from None
 
     def get_schema_operation_parameters(self, view):
         cursor, size = super().get_schema_operation_parameters(view)
