@@ -332,6 +332,17 @@ READY_CACHE_SECONDS = env.float("READY_CACHE_SECONDS", default=2.0)
 PAYMENTS_PROVIDER = env("PAYMENTS_PROVIDER", default="contexts.payments.providers.sandbox.SandboxProvider")
 # Attempts per keyed provider call (the first included) before its outcome is declared in doubt.
 PAYMENTS_PROVIDER_ATTEMPTS = env.int("PAYMENTS_PROVIDER_ATTEMPTS", default=3)
+# Beat settles payments left in doubt (contexts.payments.in_doubt): those in doubt longer than the grace
+# (their caller's own retry usually settles them first; keep it above attempts x the provider's read
+# timeout), at most BATCH a run. An authorization found on a payment older than VOID_AFTER is voided:
+# that checkout is abandoned (keep it above the saga's deadline for payment), so the hold is released.
+PAYMENTS_IN_DOUBT_GRACE_SECONDS = env.float("PAYMENTS_IN_DOUBT_GRACE_SECONDS", default=60.0)
+PAYMENTS_IN_DOUBT_BATCH = env.int("PAYMENTS_IN_DOUBT_BATCH", default=100)
+PAYMENTS_IN_DOUBT_VOID_AFTER_SECONDS = env.float("PAYMENTS_IN_DOUBT_VOID_AFTER_SECONDS", default=3600.0)
+CELERY_BEAT_SCHEDULE["payments.settle_in_doubt"] = {
+    "task": "payments.settle_in_doubt",
+    "schedule": env.float("PAYMENTS_IN_DOUBT_SWEEP_SECONDS", default=60.0),
+}
 # The secret(s) the provider signs its webhooks with (Shop-Signature, integration.webhooks): several,
 # comma-separated, while a secret is rotated. The embedded default is public; `check --deploy` refuses it.
 PAYMENTS_WEBHOOK_SECRET = env("PAYMENTS_WEBHOOK_SECRET", default="dev-only-payments-webhook-secret")
@@ -342,6 +353,24 @@ PAYMENTS_PROVIDER_BACKOFF_BASE = env.float("PAYMENTS_PROVIDER_BACKOFF_BASE", def
 PAYMENTS_PROVIDER_BACKOFF_MAX = env.float("PAYMENTS_PROVIDER_BACKOFF_MAX", default=1.0)
 # The name the HTTP adapter (contexts.payments.providers.http.HttpProvider) records on its payments.
 PAYMENTS_HTTP_PROVIDER_NAME = env("PAYMENTS_HTTP_PROVIDER_NAME", default="stub")
+
+# --- Shipping -----------------------------------------------------------------------------------------
+# The carrier adapter (a dotted path to a class); the in-process sandbox (carrier name `sandbox`) by
+# default, or contexts.shipping.carriers.http.HttpCarrier for a carrier's REST API, reached as the
+# resilience dependency "shipping-carrier" (its base_url in RESILIENCE_DEPENDENCIES).
+SHIPPING_CARRIER = env("SHIPPING_CARRIER", default="contexts.shipping.carriers.sandbox.SandboxCarrier")
+# The HTTP adapter's carrier name (its webhooks arrive at /api/v1/shipping/webhooks/<name>/) and API key.
+SHIPPING_HTTP_CARRIER_NAME = env("SHIPPING_HTTP_CARRIER_NAME", default="carrier")
+SHIPPING_HTTP_CARRIER_API_KEY = env("SHIPPING_HTTP_CARRIER_API_KEY", default="")
+# The secret(s) carriers sign their tracking webhooks with (Shop-Signature, integration.webhooks): several,
+# comma-separated, while a secret is rotated. The embedded default is public; `check --deploy` refuses it.
+SHIPPING_WEBHOOK_SECRET = env("SHIPPING_WEBHOOK_SECRET", default="dev-only-shipping-webhook-secret")
+# A shipment's status and a tracking event's are two enums of one field name: each gets its own name.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    "ShipmentStatusEnum": "contexts.shipping.models.Status",
+    "TrackingStatusEnum": "contexts.shipping.lifecycle.TRACKING_STATUSES",
+}
 
 # --- Orders ------------------------------------------------------------------------------------------
 ORDERS = {
@@ -395,6 +424,18 @@ IDEMPOTENCY = {
     "IN_FLIGHT_SECONDS": env.int("IDEMPOTENCY_IN_FLIGHT_SECONDS", default=60),
     "PURGE_BATCH": env.int("IDEMPOTENCY_PURGE_BATCH", default=5000),
 }
+# --- Webhooks received (integration.webhooks) --------------------------------------------------------
+WEBHOOKS = {
+    # How long a delivery's event id is remembered, so its redelivery changes nothing: longer than any
+    # sender keeps retrying (card processors retry for up to three days).
+    "RETENTION_SECONDS": env.int("WEBHOOKS_RETENTION_SECONDS", default=30 * 86400),
+    "PURGE_BATCH": env.int("WEBHOOKS_PURGE_BATCH", default=1000),
+}
+CELERY_BEAT_SCHEDULE["integration.purge_webhook_deliveries"] = {
+    "task": "integration.purge_webhook_deliveries",
+    "schedule": env.float("WEBHOOKS_PURGE_SECONDS", default=86400.0),
+}
+
 CELERY_BEAT_SCHEDULE["integration.purge_idempotency_keys"] = {
     "task": "integration.purge_idempotency_keys",
     "schedule": env.float("IDEMPOTENCY_PURGE_SECONDS", default=3600.0),

@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/v1/", include("contexts.users.urls")),
     path("api/v1/", include("contexts.catalog.urls")),
     path("api/v1/", include("contexts.payments.urls")),
+    path("api/v1/", include("contexts.shipping.urls")),
     path("api/v1/", include("contexts.orders.urls")),
 ]

@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 
 from integration.bus import core, registry
 from integration.bus.models import Delivery, InboxRecord, OutboxMessage
+from integration.webhooks.models import WebhookDelivery
 
 
 class DeliveryInline(admin.TabularInline):
@@ -120,6 +121,22 @@ class InboxRecordAdmin(admin.ModelAdmin):
     list_filter = ("handler",)
     search_fields = ("handler", "event_id")
     readonly_fields = ("handler", "event_id", "processed_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """Webhook events received, by sender and event id: what a redelivery is checked against."""
+
+    list_display = ("source", "event_id", "event_type", "received_at")
+    list_filter = ("source",)
+    search_fields = ("=event_id", "event_type")
+    readonly_fields = ("source", "event_id", "event_type", "received_at")
 
     def has_add_permission(self, request):
         return False

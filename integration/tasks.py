@@ -44,3 +44,11 @@ def purge_idempotency_keys() -> int:
     from integration.idempotency import core as idempotency
 
     return idempotency.keys_purge()
+
+
+@shared_task(name="integration.purge_webhook_deliveries", ignore_result=True)
+def purge_webhook_deliveries() -> int:
+    """Forget webhook deliveries past WEBHOOKS["RETENTION_SECONDS"] (beat, daily by default)."""
+    from integration import webhooks
+
+    return webhooks.deliveries_purge()

@@ -25,6 +25,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from contexts.payments import api as payments
+from contexts.shipping import api as shipping
 
 pytestmark = pytest.mark.django_db
 
@@ -93,6 +94,21 @@ def _payment(actors: Actors) -> dict[str, Any]:
     )
     payments.payment_capture(key=f"matrix-{payment.id}", payment_id=payment.id)
     return {"payment_id": payment.id}
+
+
+def _shipment(actors: Actors) -> dict[str, Any]:
+    """The owner's shipment, as the order saga creates it (through shipping's api)."""
+    order_id = uuid.uuid4()
+    shipment = shipping.shipment_create(
+        key=f"matrix:{order_id}",
+        order_id=order_id,
+        user_id=actors.owner.id,
+        address=shipping.AddressData(
+            full_name="Owner", line1="1 Main St", city="Berlin", postal_code="10115", country="DE"
+        ),
+        lines=(shipping.ShipmentLineData(sku="MATRIX-1", quantity=1),),
+    )
+    return {"shipment_id": shipment.id, "order_id": order_id}
 
 
 def _stocked_product(actors: Actors) -> dict[str, Any]:
@@ -179,7 +195,10 @@ ROWS: list[Row] = [
         setup=_payment,
         headers={"HTTP_IDEMPOTENCY_KEY": "matrix-refund"},
     ),
-    # --- orders, shipping, notifications: append rows here as their endpoints land -------------------
+    # --- shipping: a customer's shipments, each with its timeline; another customer's is a 404 --------
+    Row("GET", "/api/v1/shipments/{shipment_id}/", OWNER, setup=_shipment),
+    Row("GET", "/api/v1/shipments/", ME, setup=_shipment, probe="/api/v1/shipments/"),
+    Row("GET", "/api/v1/shipments/?order_id={order_id}", ME, setup=_shipment, probe="/api/v1/shipments/"),
     # --- orders: a customer's cart and orders are their own; another's line or order is 404 -----------
     Row("GET", "/api/v1/cart/", ME, probe="/api/v1/cart/"),
     Row(
@@ -198,7 +217,9 @@ ROWS: list[Row] = [
         setup=_cart_item,
         probe="/api/v1/cart/",
     ),
-    Row("DELETE", "/api/v1/cart/items/{item_id}/", OWNER, setup=_cart_item, probe="/api/v1/cart/"),
+    # DELETE is idempotent (204 whether or not the line is in the caller's cart): another customer's
+    # line is never touched, which the ME check proves.
+    Row("DELETE", "/api/v1/cart/items/{item_id}/", ME, setup=_cart_item, probe="/api/v1/cart/"),
     Row("GET", "/api/v1/orders/", ME, setup=_order, probe="/api/v1/orders/"),
     Row(
         "POST",
@@ -211,6 +232,7 @@ ROWS: list[Row] = [
     ),
     Row("GET", "/api/v1/orders/{order_id}/", OWNER, setup=_order),
     Row("POST", "/api/v1/orders/{order_id}/cancel/", OWNER, setup=_order, probe="/api/v1/orders/{order_id}/"),
+    # --- notifications: append rows here as their endpoints land --------------------------------------
 ]
 
 

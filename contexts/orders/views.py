@@ -77,8 +77,10 @@ class CartItemApi(APIView):
         cart.cart_item_update(user_id=request.user.id, item_id=item_id, **body.validated_data)
         return _cart(request)
 
-    @extend_schema(operation_id="cart_items_destroy", responses={204: None, **problems(CartItemNotFound)})
+    @extend_schema(operation_id="cart_items_destroy", responses={204: None})
     def delete(self, request, item_id: uuid.UUID):
+        """Remove the line from the caller's cart; 204 also when it is not there (DELETE is idempotent,
+        and a line of another cart is never touched)."""
         cart.cart_item_remove(user_id=request.user.id, item_id=item_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

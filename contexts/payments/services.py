@@ -374,7 +374,6 @@ def _capture_locked(payment: Payment, key: str, amount: Decimal | None) -> Payme
 
 def _captured(payment: Payment, amount: Decimal) -> None:
     _save(payment, status=Status.CAPTURED, doubt=Doubt.NONE, captured_amount=amount)
-    invoices.invoice_issue(payment, amount)
     bus.publish(
         events.PaymentCaptured(
             payment_id=payment.id,
@@ -383,6 +382,7 @@ def _captured(payment: Payment, amount: Decimal) -> None:
             currency=payment.currency,
         )
     )
+    invoices.invoice_issue(payment, amount)  # in the same transaction: a capture always has its invoice
 
 
 # --- void -------------------------------------------------------------------------------------------

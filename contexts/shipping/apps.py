@@ -9,8 +9,8 @@ class ShippingConfig(ContextConfig):
     label = "shipping"
     verbose_name = "Shipping"
     responsibilities = (
-        "Shipments and their cancellation",
-        "Tracking numbers and tracking events",
-        "Carrier adapters",
+        "Shipments: created and cancelled idempotently by key, their labels bought from the carrier",
+        "Tracking: numbers, the timeline of tracking events, the status held to one transition table",
+        "Carrier adapters (the carrier port; the sandbox and HTTP adapters) and their signed webhooks",
     )
     depends_on = ()

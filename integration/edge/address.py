@@ -1,32 +1,14 @@
 """The one address shape of the whole API, and the E.164 phone check: shared by every context's views.
 
 `{full_name, line1, line2, city, region, postal_code, country, phone}`; `country` is an ISO 3166-1
-alpha-2 code, and `line2`, `region` and `phone` are optional (empty strings when absent).
+alpha-2 code, and `line2`, `region` and `phone` are optional (empty strings when absent). The rules
+themselves live in integration.address, where services can use them too.
 """
 
-from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-# ISO 3166-1 alpha-2, all 249 officially assigned codes (from the iso-codes 4.15 database).
-_ISO_3166_1_ALPHA_2 = """
-    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS
-    BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE
-    EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM
-    HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC
-    LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA
-    NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW
-    SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO
-    TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
-"""
-COUNTRY_CODES = frozenset(_ISO_3166_1_ALPHA_2.split())
-
-# E.164: a plus sign, then up to 15 digits, the first of which (the country code) is not 0.
-validate_e164 = RegexValidator(
-    r"^\+[1-9][0-9]{1,14}\Z",
-    message="Enter the phone number in E.164 form, e.g. +14155550100.",
-    code="invalid_phone",
-)
+from integration.address import COUNTRY_CODES, FIELDS, validate_e164
 
 
 class CountryField(serializers.ChoiceField):
@@ -43,15 +25,15 @@ class CountryField(serializers.ChoiceField):
 
 
 class AddressSerializer(serializers.Serializer):
-    full_name = serializers.CharField(max_length=200)
-    line1 = serializers.CharField(max_length=200)
-    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    city = serializers.CharField(max_length=100)
-    region = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    postal_code = serializers.CharField(max_length=20)
+    full_name = serializers.CharField(max_length=FIELDS["full_name"])
+    line1 = serializers.CharField(max_length=FIELDS["line1"])
+    line2 = serializers.CharField(max_length=FIELDS["line2"], required=False, allow_blank=True, default="")
+    city = serializers.CharField(max_length=FIELDS["city"])
+    region = serializers.CharField(max_length=FIELDS["region"], required=False, allow_blank=True, default="")
+    postal_code = serializers.CharField(max_length=FIELDS["postal_code"])
     country = CountryField(help_text="ISO 3166-1 alpha-2, e.g. DE (any case is accepted and stored upper)")
     phone = serializers.CharField(
-        max_length=16, required=False, allow_blank=True, default="", validators=[validate_e164]
+        max_length=FIELDS["phone"], required=False, allow_blank=True, default="", validators=[validate_e164]
     )
 
 

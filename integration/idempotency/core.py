@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from integration.idempotency.models import IdempotencyKey
 from integration.logging import get_logger
+from integration.purge import purge_older
 
 log = get_logger(__name__)
 
@@ -198,14 +199,4 @@ def keys_purge(*, now: datetime | None = None) -> int:
     transaction against the requests that are inserting keys meanwhile.
     """
     cutoff = (now or timezone.now()) - timedelta(seconds=setting("RETENTION_SECONDS"))
-    batch = setting("PURGE_BATCH")
-    purged = 0
-    while True:
-        ids = list(
-            IdempotencyKey.objects.filter(created_at__lt=cutoff)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:batch]
-        )
-        if not ids:
-            return purged
-        purged += IdempotencyKey.objects.filter(pk__in=ids, created_at__lt=cutoff).delete()[0]
+    return purge_older(IdempotencyKey, field="created_at", cutoff=cutoff, batch=setting("PURGE_BATCH"))

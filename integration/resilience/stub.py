@@ -288,6 +288,74 @@ class StubProvider:
         return Response(status=404, body={"title": "No such control endpoint"})
 
 
+# --- a carrier (shipping's HTTP adapter, contexts.shipping.carriers.http) -------------------------------
+
+
+class CarrierStub(StubProvider):
+    """Plays a carrier's REST API. Keyed POSTs act once per key, as the base class's effects do:
+
+        POST /shipments               201 {"id", "tracking_number": "STB" + 12 digits, "estimated_delivery"}
+                                      422 {"code": "address_rejected"} for postal code "00000"
+        POST /shipments/<id>/cancel   200 {"id", "status": "cancelled"}; 409 {"code": "not_cancellable"}
+                                      once handed over (hand_over()); 404 for an unknown id
+        GET  /shipments/<id>          200 {"id", "tracking_number", "status"}
+
+    Faults (latency, statuses, drops) apply before any of this, as for every stub. The effects run
+    under the stub's lock (effect()), so they touch `shipments` without taking it again.
+    """
+
+    def reset(self) -> None:
+        super().reset()
+        self.shipments: dict[str, dict[str, Any]] = {}
+
+    def hand_over(self, shipment_id: str) -> None:
+        """The parcel is with the carrier now: it can no longer be cancelled."""
+        with self._lock:
+            self.shipments[shipment_id]["status"] = "in_transit"
+
+    def handle(self, request: Request) -> Response:
+        parts = request.path.strip("/").split("/")
+        if request.method == "POST" and parts == ["shipments"]:
+            return self.effect(request, lambda: self._create(request))
+        if request.method == "POST" and len(parts) == 3 and parts[0] == "shipments" and parts[2] == "cancel":
+            return self.effect(request, lambda: self._cancel(parts[1]))
+        if request.method == "GET" and len(parts) == 2 and parts[0] == "shipments":
+            found = self.shipments.get(parts[1])
+            return (
+                Response(status=200, body=found)
+                if found
+                else Response(status=404, body={"code": "not_found"})
+            )
+        return Response(status=404, body={"code": "not_found"})
+
+    def _create(self, request: Request) -> Response:
+        try:
+            sent = request.json()
+            postal_code = sent["address"]["postal_code"]
+        except (ValueError, TypeError, KeyError):
+            return Response(status=400, body={"code": "bad_request", "message": "Not a shipment."})
+        if postal_code == "00000":
+            return Response(status=422, body={"code": "address_rejected", "message": "Undeliverable."})
+        shipment_id = f"stub_shp_{uuid.uuid4().hex[:16]}"
+        shipment = {
+            "id": shipment_id,
+            "tracking_number": f"STB{uuid.uuid4().int % 10**12:012d}",
+            "estimated_delivery": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 3 * 86400)),
+            "status": "label_purchased",
+        }
+        self.shipments[shipment_id] = shipment
+        return Response(status=201, body=shipment)
+
+    def _cancel(self, shipment_id: str) -> Response:
+        shipment = self.shipments.get(shipment_id)
+        if shipment is None:
+            return Response(status=404, body={"code": "not_found"})
+        if shipment["status"] not in ("label_purchased", "cancelled"):
+            return Response(status=409, body={"code": "not_cancellable", "message": "Handed over."})
+        shipment["status"] = "cancelled"
+        return Response(status=200, body={"id": shipment_id, "status": "cancelled"})
+
+
 def _read(environ: dict) -> Request:
     length = environ.get("CONTENT_LENGTH") or "0"
     body = environ["wsgi.input"].read(int(length)) if length.isdigit() else b""

@@ -25,7 +25,12 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.utils import timezone
+
+from integration.purge import purge_older
 from integration.webhooks.models import WebhookDelivery
 
 SIGNATURE_HEADER = "Shop-Signature"
@@ -38,6 +43,7 @@ __all__ = [
     "TOLERANCE_SECONDS",
     "SignatureInvalid",
     "WebhookDelivery",
+    "deliveries_purge",
     "first_delivery",
     "secret_list",
     "sign",
@@ -129,3 +135,11 @@ def first_delivery(*, source: str, event_id: str, event_type: str = "") -> bool:
         source=source[:60], event_id=event_id[:200], defaults={"event_type": event_type[:100]}
     )
     return created
+
+
+def deliveries_purge(*, now: datetime | None = None) -> int:
+    """Forget deliveries older than WEBHOOKS["RETENTION_SECONDS"] (longer than any sender retries: 30
+    days by default); returns how many. Run by beat."""
+    conf = settings.WEBHOOKS
+    cutoff = (now or timezone.now()) - timedelta(seconds=conf["RETENTION_SECONDS"])
+    return purge_older(WebhookDelivery, field="received_at", cutoff=cutoff, batch=conf["PURGE_BATCH"])

@@ -63,6 +63,10 @@ ALLOWANCES = {
     "/api/v1/products/{sku}/": "a new currency needs its price; a price must be whole minor units of "
     "its currency; image URLs as above",
     "/api/v1/inventory/{sku}/adjustments/": "a delta of zero changes nothing",
+    "/api/v1/payments/webhooks/{provider}/": "the Shop-Signature must be an HMAC of the body made with the "
+    "provider's secret within the last 300 s, which only the provider can send",
+    "/api/v1/shipping/webhooks/{carrier}/": "the Shop-Signature must be an HMAC of the body with the "
+    "carrier's secret, made within the last 300 s, which no generated request can carry",
 }
 
 

@@ -10,13 +10,6 @@ from types import SimpleNamespace
 
 from contexts.catalog.api import ReservationNotFound
 from contexts.payments.api import PaymentProviderUnavailable
-from integration.errors import Conflict
-
-
-class AddressRejected(Conflict):
-    """What shipping raises for an address its carrier refuses (a stand-in for shipping's own error)."""
-
-    code = "address-rejected"
 
 
 @dataclass

@@ -17,11 +17,11 @@ from contexts.orders.saga import engine
 from contexts.orders.saga.definition import ORDER_SAGA_V1
 from contexts.orders.services import orders
 from contexts.payments.api import PaymentDeclined, PaymentStateConflict
+from contexts.shipping.api import AddressRejected
 from integration.bus.core import max_countdown
 from integration.bus.models import OutboxMessage
 from integration.errors import TransientError
 from tests.orders.conftest import make_order, start_saga
-from tests.orders.fakes import AddressRejected
 
 pytestmark = pytest.mark.django_db
 
@@ -96,7 +96,7 @@ def test_the_happy_path_runs_every_step_once_with_keyed_calls(driver, fakes):
         (
             "shipping",
             "shipment_create",
-            AddressRejected("the carrier refuses postal code 00000"),
+            AddressRejected(carrier="sandbox", carrier_code="address_rejected"),
             "address_rejected",
             ["payment_void", "stock_release"],
         ),
@@ -194,7 +194,9 @@ def test_an_authorize_left_in_doubt_is_not_driven_again_but_voided(driver, fakes
 
 
 def test_a_compensation_that_keeps_failing_needs_attention(driver, fakes):
-    fakes.shipping.fail("shipment_create", AddressRejected("no"))
+    fakes.shipping.fail(
+        "shipment_create", AddressRejected(carrier="sandbox", carrier_code="address_rejected")
+    )
     fakes.payments.fail("payment_void", always=TransientError("provider down"))
     saga = start_saga(driver)
     driver.run()

@@ -8,14 +8,17 @@ configuration and the OpenAPI schema, so an endpoint added later is tried too.
 
 import json
 import re
+import uuid
 
 import pytest
+from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from contexts.catalog.models import Product
+from integration import webhooks
 from integration.edge.parsers import JSONParser
 from tests.catalog.conftest import make_product
 from tests.users.conftest import PASSWORD, UserFactory, login
@@ -54,16 +57,39 @@ def _operations(*methods: str):
         for method, operation in item.items():
             if method not in methods:
                 continue
-            yield method, _concrete(template), operation
+            yield method, _concrete(template, item), operation
 
 
-def _concrete(template: str) -> str:
-    # Every path parameter gets the SKU of the product the sweeps create (any other id: not found).
-    return re.sub(r"\{[^}]+\}", "HOSTILE-1", template)
+def _concrete(template: str, item: dict) -> str:
+    # A path parameter whose values the schema lists (a webhook's provider) gets the first of them;
+    # any other gets the SKU of the product the sweeps create (any other id: not found).
+    # A uuid one (a payment's id) gets a well-formed id, so the route matches and the view runs.
+    listed = {
+        p["name"]: p["schema"]["enum"][0]
+        for operation in item.values()
+        for p in operation.get("parameters", ())
+        if p["in"] == "path" and "enum" in p.get("schema", {})
+    }
+    listed |= {
+        p["name"]: "00000000-0000-4000-8000-00000000beef"
+        for operation in item.values()
+        for p in operation.get("parameters", ())
+        if p["in"] == "path" and p.get("schema", {}).get("format") == "uuid"
+    }
+    return re.sub(r"\{([^}]+)\}", lambda m: listed.get(m.group(1), "HOSTILE-1"), template)
 
 
-def _raw(client, method: str, path: str, body: bytes):
-    return getattr(client, method)(path, data=body, content_type="application/json")
+def _raw(client, method: str, path: str, body: bytes, operation: dict | None = None):
+    headers = {}
+    if any(p["name"] == webhooks.SIGNATURE_HEADER for p in (operation or {}).get("parameters", ())):
+        # A signed webhook reads no body before its signature verifies: sign as its sender does, with
+        # every webhook secret configured (PAYMENTS_WEBHOOK_SECRET, ...).
+        names = [n for n in dir(settings) if n.endswith("_WEBHOOK_SECRET")]
+        secrets = [s for n in names for s in webhooks.secret_list(getattr(settings, n))]
+        headers[webhooks.SIGNATURE_HEADER] = webhooks.sign(body, secret=secrets)
+    if any(p["name"] == "Idempotency-Key" for p in (operation or {}).get("parameters", ())):
+        headers["Idempotency-Key"] = uuid.uuid4().hex  # its absence would be refused before the body
+    return getattr(client, method)(path, data=body, content_type="application/json", headers=headers)
 
 
 # --- deeply nested JSON ---------------------------------------------------------------------------------
@@ -105,7 +131,7 @@ def test_every_operation_with_a_body_refuses_deep_nesting(staff):
     for method, path, operation in _operations("post", "put", "patch"):
         if "requestBody" not in operation:
             continue
-        _assert_problem(_raw(staff, method, path, body), 400)
+        _assert_problem(_raw(staff, method, path, body, operation), 400)
         swept += 1
     assert swept >= 6
 
@@ -267,7 +293,7 @@ def test_a_lone_surrogate_is_refused_in_every_body_of_every_operation(staff):
     for method, path, operation in _operations("post", "put", "patch"):
         if "requestBody" not in operation:
             continue
-        problem = _assert_problem(_raw(staff, method, path, _escaped({"x\ud800": "\ud800"})), 400)
+        problem = _assert_problem(_raw(staff, method, path, _escaped({"x\ud800": "\ud800"}), operation), 400)
         assert problem["errors"] == {"x\ufffd": ["A key contains U+D800.", "Text must not contain U+D800."]}
         swept += 1
     assert swept >= 6
@@ -375,8 +401,8 @@ def test_a_post_without_the_trailing_slash_is_served(debug_either_way):
 def test_no_unsafe_method_is_ever_redirected_on_any_api_route(staff, debug_either_way, method):
     make_product("HOSTILE-1")
     swept = 0
-    for template in _schema()["paths"]:
-        path = _concrete(template).rstrip("/")
+    for template, item in _schema()["paths"].items():
+        path = _concrete(template, item).rstrip("/")
         response = _raw(staff, method, path, b"{}")
         # Served under the slashed route: whatever that route answers, never a redirect, never a 404.
         assert not 300 <= response.status_code < 400, (method, path, response.status_code)

@@ -2,9 +2,11 @@
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from integration import webhooks
 
@@ -108,3 +110,15 @@ def test_concurrent_deliveries_of_one_event_are_first_once():
     for t in threads:
         t.join()
     assert sorted(firsts) == [False] * 7 + [True]
+
+
+@pytest.mark.django_db
+def test_deliveries_past_their_retention_are_purged_and_younger_ones_kept(settings):
+    settings.WEBHOOKS = {"RETENTION_SECONDS": 3600, "PURGE_BATCH": 2}
+    now = timezone.now()
+    for i, age in enumerate((7200, 7200, 7200, 60)):
+        webhooks.WebhookDelivery.objects.create(
+            source="payments.sandbox", event_id=f"evt_{i}", received_at=now - timedelta(seconds=age)
+        )
+    assert webhooks.deliveries_purge(now=now) == 3
+    assert list(webhooks.WebhookDelivery.objects.values_list("event_id", flat=True)) == ["evt_3"]

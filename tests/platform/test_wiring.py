@@ -82,6 +82,7 @@ def test_production_settings_pass_the_deploy_checks_with_real_secrets():
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "shop.example",
         "PAYMENTS_WEBHOOK_SECRET": secrets.token_hex(32),
+        "SHIPPING_WEBHOOK_SECRET": secrets.token_hex(32),
     }
     # The services come from the test environment (PostgreSQL, RabbitMQ, Redis), as in production.
     assert env["DATABASE_URL"].startswith("postgres") and env["CACHE_URL"].startswith("redis")
@@ -121,6 +122,7 @@ def test_deploy_checks_refuse_the_development_signing_key():
     # ...and the public development webhook secrets, with which anyone could forge a provider's callback.
     assert "integration.E003" in result.stdout + result.stderr
     assert "PAYMENTS_WEBHOOK_SECRET" in result.stdout + result.stderr
+    assert "SHIPPING_WEBHOOK_SECRET" in result.stdout + result.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key():

@@ -19,6 +19,7 @@ from contexts.catalog.api import (
 from contexts.orders.saga import participants
 from contexts.orders.saga.engine import StepContext, StepFailed, orders_setting
 from contexts.payments.api import InvoiceLineData, PaymentProviderUnavailable
+from contexts.shipping.api import AddressData, ShipmentLineData
 
 
 @dataclass(frozen=True)
@@ -157,8 +158,8 @@ def create_shipment(ctx: StepContext) -> dict[str, Any]:
         key=ctx.key(),
         order_id=order.id,
         user_id=order.user_id,
-        address=order.shipping_address,
-        lines=tuple({"sku": line.sku, "quantity": line.quantity} for line in order.lines),
+        address=AddressData(**order.shipping_address),
+        lines=tuple(ShipmentLineData(sku=line.sku, quantity=line.quantity) for line in order.lines),
     )
     return {"shipment_id": str(shipment.id)}
 

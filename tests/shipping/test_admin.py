@@ -1,0 +1,95 @@
+"""Operator screens: shipments with their timeline, an operator's tracking event held to the transition
+table (refused with an error, never a silent change), and cancelling."""
+
+import pytest
+
+from contexts.shipping import api
+from contexts.shipping.models import TrackingEvent
+from tests.shipping.conftest import ORDER_ID, create, deliver, published, update
+
+pytestmark = pytest.mark.django_db
+
+
+def _add_event(admin_client, shipment, status, occurred_at="2025-03-01 10:00:00", location="Depot 4"):
+    return admin_client.post(
+        f"/admin/shipping/shipment/{shipment.id}/add-event/",
+        {"status": status, "occurred_at": occurred_at, "location": location},
+    )
+
+
+def test_the_list_searches_by_tracking_number_and_by_order_id(admin_client):
+    shipment = create()
+    other = create(key="other:ship", order_id=shipment.user_id)
+    page = admin_client.get("/admin/shipping/shipment/", {"q": shipment.tracking_number})
+    assert page.status_code == 200
+    assert (
+        shipment.tracking_number.encode() in page.content
+        and other.tracking_number.encode() not in page.content
+    )
+    page = admin_client.get("/admin/shipping/shipment/", {"q": str(ORDER_ID)})
+    assert (
+        shipment.tracking_number.encode() in page.content
+        and other.tracking_number.encode() not in page.content
+    )
+    assert (
+        admin_client.get("/admin/shipping/shipment/", {"status__exact": "label_purchased"}).status_code == 200
+    )
+
+
+def test_the_shipment_page_shows_its_timeline_and_no_save_button(admin_client):
+    shipment = create()
+    deliver(update(shipment.tracking_number, "adm-1", "in_transit", 1, "Leipzig hub"))
+    page = admin_client.get(f"/admin/shipping/shipment/{shipment.id}/change/")
+    assert page.status_code == 200
+    assert b"Leipzig hub" in page.content and b"adm-1" in page.content
+    assert b"Add a tracking event" in page.content
+    assert b'name="_save"' not in page.content
+
+
+def test_an_operator_adds_a_legal_tracking_event(admin_client):
+    shipment = create()
+    assert admin_client.get(f"/admin/shipping/shipment/{shipment.id}/add-event/").status_code == 200
+    response = _add_event(admin_client, shipment, "in_transit")
+    assert response.status_code == 302
+    event = TrackingEvent.objects.get()
+    assert (event.status, event.location, event.source) == ("in_transit", "Depot 4", "staff")
+    assert event.actor.startswith("admin:")
+    assert api.shipment_get(shipment_id=shipment.id).status == "in_transit"
+    assert len(published("shipping.ShipmentInTransit.v1")) == 1
+
+
+def test_an_illegal_tracking_event_is_an_error_on_the_form_and_changes_nothing(admin_client):
+    shipment = create()
+    _add_event(admin_client, shipment, "delivered")
+    response = _add_event(admin_client, shipment, "in_transit", occurred_at="2025-03-01 11:00:00")
+    assert response.status_code == 200
+    assert b"The shipment is delivered: it cannot become in_transit." in response.content
+    assert api.shipment_get(shipment_id=shipment.id).status == "delivered"
+    assert list(TrackingEvent.objects.values_list("status", flat=True)) == ["delivered"]
+
+
+def test_the_form_refuses_what_the_service_refuses(admin_client):
+    shipment = create()
+    response = _add_event(admin_client, shipment, "in_transit", occurred_at="2999-01-01 00:00:00")
+    assert response.status_code == 200 and b"A time that has passed" in response.content
+    assert not TrackingEvent.objects.exists()
+    assert admin_client.get("/admin/shipping/shipment/not-a-uuid/add-event/").status_code == 404
+
+
+def test_the_cancel_action_cancels_what_it_can_and_says_what_it_cannot(admin_client):
+    waiting, moving = create(key="w:ship"), create(key="m:ship")
+    _add_event(admin_client, moving, "in_transit")
+    response = admin_client.post(
+        "/admin/shipping/shipment/",
+        {"action": "cancel", "_selected_action": [str(waiting.id), str(moving.id)]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert b"1 shipment(s) cancelled." in response.content
+    assert b"can no longer be cancelled" in response.content or b"cannot become cancelled" in response.content
+    assert api.shipment_get(shipment_id=waiting.id).status == "cancelled"
+    assert api.shipment_get(shipment_id=moving.id).status == "in_transit"
+
+
+def test_shipments_cannot_be_added_or_deleted_by_hand(admin_client):
+    assert admin_client.get("/admin/shipping/shipment/add/").status_code == 403
