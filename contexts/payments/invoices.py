@@ -43,8 +43,10 @@ def invoice_issue(payment: Payment, captured: Decimal) -> Invoice:
     payment row locked). Publishes payments.InvoiceIssued.v1 in the same transaction."""
     issued_at = timezone.now()
     year = timezone.localdate(issued_at).year
-    InvoiceSequence.objects.get_or_create(year=year)
-    sequence = InvoiceSequence.objects.select_for_update().get(year=year)
+    sequence = InvoiceSequence.objects.select_for_update().filter(year=year).first()
+    if sequence is None:  # the year's first invoice
+        InvoiceSequence.objects.bulk_create([InvoiceSequence(year=year)], ignore_conflicts=True)
+        sequence = InvoiceSequence.objects.select_for_update().get(year=year)
     sequence.last_number += 1
     sequence.save(update_fields=["last_number"])
     lines = invoice_lines(payment, captured)

@@ -96,6 +96,10 @@ class Payment(models.Model):
         return f"{self.id} {self.amount} {self.currency} {self.status}"
 
 
+# A payment the provider has captured, refunded or not: it has its invoice.
+CAPTURED_STATUSES = (Payment.Status.CAPTURED, Payment.Status.PARTIALLY_REFUNDED, Payment.Status.REFUNDED)
+
+
 class ProviderCall(models.Model):
     """The transaction log: one row per call to the provider, whatever its outcome."""
 

@@ -13,7 +13,7 @@ from contexts.payments.data import (
     PaymentNotFound,
     RefundData,
 )
-from contexts.payments.models import Invoice, Payment, Refund
+from contexts.payments.models import CAPTURED_STATUSES, Invoice, Payment, Refund
 
 
 def payment_data(payment: Payment) -> PaymentData:
@@ -38,6 +38,8 @@ def payment_data(payment: Payment) -> PaymentData:
 
 def invoice_number(payment: Payment) -> str:
     """The payment's invoice number, "" before capture (one query unless `invoice` was selected)."""
+    if payment.status not in CAPTURED_STATUSES:
+        return ""
     try:
         return payment.invoice.number
     except Invoice.DoesNotExist:

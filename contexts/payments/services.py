@@ -30,9 +30,9 @@ from contexts.payments.data import (
     PaymentStateConflict,
     RefundExceedsCaptured,
 )
-from contexts.payments.models import KEY_LENGTH, Payment, ProviderCall, Refund
+from contexts.payments.models import CAPTURED_STATUSES, KEY_LENGTH, Payment, ProviderCall, Refund
 from contexts.payments.providers import APPROVED, INVALID, ProviderResult, ProviderUnavailable, provider
-from integration import bus, money
+from integration import bus, keys, money
 from integration.backoff import equal_jitter
 
 Status = Payment.Status
@@ -40,15 +40,15 @@ Doubt = Payment.Doubt
 Kind = ProviderCall.Kind
 Outcome = ProviderCall.Outcome
 
-CAPTURED_STATES = (Status.CAPTURED, Status.PARTIALLY_REFUNDED, Status.REFUNDED)
+CAPTURED_STATES = CAPTURED_STATUSES
 
 
 # --- checks -----------------------------------------------------------------------------------------
 
 
 def _key_check(key: str) -> None:
-    if not isinstance(key, str) or not key or len(key) > KEY_LENGTH:
-        raise ValidationError({"key": [f"A key is 1-{KEY_LENGTH} characters."]})
+    # The key goes to the provider as an Idempotency-Key header: printable ASCII.
+    keys.key_check(key, max_length=KEY_LENGTH)
 
 
 # Amounts are stored with this many decimal places: a currency with more minor units is refused.
@@ -215,16 +215,13 @@ def payment_authorize(
     }
     error: PaymentsError | None = None
     with transaction.atomic():
-        claimed, _ = Payment.objects.get_or_create(
-            key=key,
-            defaults={
-                **request,
-                "provider": provider().name,
-                "invoice_lines": lines,
-                "billing_address": address,
-            },
+        # Claim the key (INSERT ... ON CONFLICT DO NOTHING), then lock whichever row holds it: a racing
+        # caller with the same key waits here for the first one's outcome.
+        claim = Payment(
+            **request, key=key, provider=provider().name, invoice_lines=lines, billing_address=address
         )
-        payment = _locked(claimed.pk)
+        Payment.objects.bulk_create([claim], ignore_conflicts=True)
+        payment = Payment.objects.select_for_update(of=("self",)).get(key=key)
         if any(getattr(payment, name) != value for name, value in request.items()):
             raise PaymentKeyConflict(key=key)
         error = _authorize_settle(payment)
@@ -329,6 +326,13 @@ def payment_capture(*, key: str, payment_id: uuid.UUID, amount: Decimal | None =
 def _capture_locked(payment: Payment, key: str, amount: Decimal | None) -> PaymentsError | None:
     if payment.capture_key == key and payment.status in CAPTURED_STATES:
         return None
+    if payment.capture_key is None and payment.status in CAPTURED_STATES:
+        # Captured without a capture call of ours (the provider's webhook told us first): the caller's
+        # capture is what happened, so it is answered as done and its key kept for replays.
+        if amount is not None and amount != payment.captured_amount:
+            return PaymentStateConflict(payment_id=payment.id, status=payment.status, operation="capture")
+        _save(payment, capture_key=key)
+        return None
     if payment.status == Status.IN_DOUBT and payment.doubt == Doubt.CAPTURE:
         try:
             result = _lookup(payment, f"{payment.capture_key}:capture")
@@ -350,7 +354,6 @@ def _capture_locked(payment: Payment, key: str, amount: Decimal | None) -> Payme
     _amount_check(amount, payment.currency)
     if amount > payment.amount:
         return CaptureExceedsAuthorized(payment_id=payment.id, authorized=payment.amount)
-    _save(payment, capture_key=key)
     call_key = f"{key}:capture"  # our key, as sent to the provider and logged
     try:
         result = _call(
@@ -361,19 +364,21 @@ def _capture_locked(payment: Payment, key: str, amount: Decimal | None) -> Payme
             lambda: provider().capture(key=call_key, reference=payment.provider_reference, amount=amount),
         )
     except ProviderUnavailable as exc:
-        _save(payment, status=Status.IN_DOUBT, doubt=Doubt.CAPTURE)
+        # The key is kept with the doubt: the next call with it asks the provider what it did.
+        _save(payment, status=Status.IN_DOUBT, doubt=Doubt.CAPTURE, capture_key=key)
         return _unavailable(payment, "capture", exc)
     if result.outcome != APPROVED:
-        _save(payment, capture_key=None)
         return PaymentDeclined(
             payment_id=payment.id, decline_code=result.decline_code, message=result.message
         )
-    _captured(payment, amount)
+    _captured(payment, amount, capture_key=key)
     return None
 
 
-def _captured(payment: Payment, amount: Decimal) -> None:
-    _save(payment, status=Status.CAPTURED, doubt=Doubt.NONE, captured_amount=amount)
+def _captured(payment: Payment, amount: Decimal, **changes) -> None:
+    """Record a capture the provider made (with any other `changes` to the payment, in the same write),
+    its event and its invoice."""
+    _save(payment, status=Status.CAPTURED, doubt=Doubt.NONE, captured_amount=amount, **changes)
     bus.publish(
         events.PaymentCaptured(
             payment_id=payment.id,

@@ -48,7 +48,7 @@ from contexts.shipping.models import (
     TrackingEvent,
 )
 from integration import address as addresses
-from integration import bus, webhooks
+from integration import bus, keys, webhooks
 from integration.logging import get_logger
 from integration.text import describe_character, unstorable_character
 
@@ -79,9 +79,8 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
 def _key_check(key: str) -> None:
-    # The key goes to the carrier as an Idempotency-Key header: printable ASCII.
-    if not (isinstance(key, str) and 0 < len(key) <= KEY_LENGTH and key.isascii() and key.isprintable()):
-        raise ValidationError({"key": [f"A key is 1-{KEY_LENGTH} printable ASCII characters."]})
+    # The key goes to the provider as an Idempotency-Key header: printable ASCII.
+    keys.key_check(key, max_length=KEY_LENGTH)
 
 
 def _text_problem(value: str, limit: int, *, required: bool) -> str | None:

@@ -4,6 +4,7 @@ by key, declines replayed, transitions checked, and a charge in doubt settled by
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from contexts.payments import api
 from contexts.payments.models import Payment, ProviderCall, SandboxCharge
@@ -235,3 +236,12 @@ def test_a_capture_whose_answer_was_lost_is_settled_by_lookup_on_the_next_call(s
     assert provider_calls("capture") == 3  # the three attempts of the first call, none after
     assert provider_calls("lookup") == 1
     assert published("payments.PaymentCaptured.v1") == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["clé:authorize", "tab\there", "", "k" * 201, "new\nline"])
+def test_a_key_a_provider_header_cannot_carry_is_refused_before_anything_is_kept(key):
+    with pytest.raises(ValidationError) as caught:
+        authorize(key=key)
+    assert "printable ASCII" in str(caught.value)
+    assert not Payment.objects.exists() and charges() == 0

@@ -428,3 +428,19 @@ def test_the_operation_is_in_the_schema_without_a_token_and_with_its_signature_h
 
 def test_other_methods_are_a_405_problem():
     problem(Client().get(URL), 405, "method-not-allowed")
+
+
+@pytest.mark.django_db
+def test_the_sagas_capture_after_the_providers_captured_webhook_is_answered_as_done():
+    # The provider's webhook reports the capture before the saga's own capture call: that call must
+    # not be refused (the saga would compensate a paid order), and replays with its key still work.
+    payment = start("authorized", "saga-w:authorize")
+    assert outcome(deliver(charge_webhook("payment.captured", key="saga-w:authorize:authorize"))) == "applied"
+    captured = api.payment_capture(key="saga-w:capture", payment_id=payment.id)
+    assert captured.status == "captured" and captured.captured_amount == payment.amount
+    assert api.payment_capture(key="saga-w:capture", payment_id=payment.id).status == "captured"
+    assert provider_calls("capture") == 0
+    assert events_of(payment).count(CAPTURED) == 1
+    # Another key, or another amount, is a different capture: refused.
+    with pytest.raises(api.PaymentStateConflict):
+        api.payment_capture(key="other:capture", payment_id=payment.id)

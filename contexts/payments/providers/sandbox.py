@@ -72,12 +72,12 @@ class SandboxProvider:
     name = "sandbox"
 
     def _operation(self, key: str, kind: str) -> SandboxOperation:
-        operation, _ = SandboxOperation.objects.get_or_create(key=key, defaults={"kind": kind})
-        return SandboxOperation.objects.select_for_update().get(pk=operation.pk)
+        SandboxOperation.objects.bulk_create([SandboxOperation(key=key, kind=kind)], ignore_conflicts=True)
+        return SandboxOperation.objects.select_for_update().get(key=key)
 
     def authorize(self, *, key: str, amount: Decimal, currency: str, payment_method: str) -> ProviderResult:
         lost = False
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             operation = self._operation(key, "authorize")
             if operation.response is None:
                 operation.attempts += 1
@@ -113,7 +113,7 @@ class SandboxProvider:
         return {"outcome": APPROVED, "reference": charge.reference, "amount": str(amount)}
 
     def capture(self, *, key: str, reference: str, amount: Decimal) -> ProviderResult:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             operation = self._operation(key, "capture")
             if operation.response is None:
                 charge = SandboxCharge.objects.select_for_update().filter(reference=reference).first()
@@ -128,7 +128,7 @@ class SandboxProvider:
         return _result(operation.response)
 
     def void(self, *, key: str, reference: str) -> ProviderResult:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             operation = self._operation(key, "void")
             if operation.response is None:
                 charge = SandboxCharge.objects.select_for_update().filter(reference=reference).first()
@@ -144,7 +144,7 @@ class SandboxProvider:
         return _result(operation.response)
 
     def refund(self, *, key: str, reference: str, amount: Decimal) -> ProviderResult:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             operation = self._operation(key, "refund")
             if operation.response is None:
                 charge = SandboxCharge.objects.select_for_update().filter(reference=reference).first()
