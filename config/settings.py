@@ -372,6 +372,45 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "TrackingStatusEnum": "contexts.shipping.lifecycle.TRACKING_STATUSES",
 }
 
+# --- Notifications ---------------------------------------------------------------------------------
+# Email goes through EMAIL_BACKEND (above): the console by default; in production
+# django.core.mail.backends.smtp.EmailBackend with these. A send that takes longer than EMAIL_TIMEOUT
+# seconds fails and is retried, rather than holding a worker.
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
+NOTIFICATIONS = {
+    # SMS and push adapters (dotted paths): the in-process sandboxes record what they would send; the
+    # HTTP adapters (contexts.notifications.providers.http.HttpSms / HttpPush) call the "sms" and
+    # "push" dependencies configured in RESILIENCE_DEPENDENCIES.
+    "SMS_PROVIDER": env(
+        "NOTIFICATIONS_SMS_PROVIDER", default="contexts.notifications.providers.sandbox.SandboxSms"
+    ),
+    "PUSH_PROVIDER": env(
+        "NOTIFICATIONS_PUSH_PROVIDER", default="contexts.notifications.providers.sandbox.SandboxPush"
+    ),
+    # Attempts per message (the first included) before it is failed for an operator to resend.
+    "MAX_ATTEMPTS": env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=5),
+    "BACKOFF_BASE_SECONDS": env.float("NOTIFICATIONS_BACKOFF_BASE_SECONDS", default=10.0),
+    "BACKOFF_MAX_SECONDS": env.float("NOTIFICATIONS_BACKOFF_MAX_SECONDS", default=600.0),
+    # A queued message still unsent this long after it was due lost its task: the sweep sends it again.
+    "STALE_SECONDS": env.float("NOTIFICATIONS_STALE_SECONDS", default=120.0),
+}
+# The API's one name for the channel lists' values (both lists share them).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    "NotificationChannelEnum": "contexts.notifications.data.CHANNELS",
+}
+# Sends what quiet hours held back once they end (and what a lost task left queued).
+CELERY_BEAT_SCHEDULE["notifications.send_due"] = {
+    "task": "notifications.send_due",
+    "schedule": env.float("NOTIFICATIONS_SWEEP_SECONDS", default=30.0),
+}
+
 # --- Orders ------------------------------------------------------------------------------------------
 ORDERS = {
     # Seconds the saga holds a reservation, from the reserve and again from each later step.

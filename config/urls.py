@@ -17,5 +17,6 @@ urlpatterns = [
     path("api/v1/", include("contexts.catalog.urls")),
     path("api/v1/", include("contexts.payments.urls")),
     path("api/v1/", include("contexts.shipping.urls")),
+    path("api/v1/", include("contexts.notifications.urls")),
     path("api/v1/", include("contexts.orders.urls")),
 ]

@@ -111,6 +111,25 @@ def _shipment(actors: Actors) -> dict[str, Any]:
     return {"shipment_id": shipment.id, "order_id": order_id}
 
 
+NOTIFICATIONS = "/api/v1/notifications/"
+PREFERENCES = "/api/v1/notifications/preferences/"
+DEVICES = "/api/v1/notifications/devices/"
+PREFERENCES_BODY = {
+    "channels": {"transactional": ["email", "sms"], "marketing": []},
+    "quiet_hours": {"start": "22:00", "end": "07:00", "timezone": "Europe/Paris"},
+    "locale": "fr",
+}
+
+
+def _device(actors: Actors) -> dict[str, Any]:
+    """The owner registers a push device through the API; the row acts on its id."""
+    response = actors.owner.client.post(
+        DEVICES, {"token": "owner-device", "platform": "android"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    return {"device_id": response.json()["id"]}
+
+
 def _stocked_product(actors: Actors) -> dict[str, Any]:
     """An operator creates a product with stock through the API."""
     _product(actors)
@@ -199,6 +218,11 @@ ROWS: list[Row] = [
     Row("GET", "/api/v1/shipments/{shipment_id}/", OWNER, setup=_shipment),
     Row("GET", "/api/v1/shipments/", ME, setup=_shipment, probe="/api/v1/shipments/"),
     Row("GET", "/api/v1/shipments/?order_id={order_id}", ME, setup=_shipment, probe="/api/v1/shipments/"),
+    # --- notifications: the caller's own preferences, devices and log; another's device is a 404 ------
+    *(Row("GET", path, ME, probe=path) for path in (NOTIFICATIONS, PREFERENCES, DEVICES)),
+    Row("PUT", PREFERENCES, ME, body=PREFERENCES_BODY, probe=PREFERENCES),
+    Row("POST", DEVICES, ME, body={"token": "intruder-device", "platform": "ios"}, probe=DEVICES),
+    Row("DELETE", DEVICES + "{device_id}/", OWNER, setup=_device, probe=DEVICES),
     # --- orders: a customer's cart and orders are their own; another's line or order is 404 -----------
     Row("GET", "/api/v1/cart/", ME, probe="/api/v1/cart/"),
     Row(
@@ -232,7 +256,6 @@ ROWS: list[Row] = [
     ),
     Row("GET", "/api/v1/orders/{order_id}/", OWNER, setup=_order),
     Row("POST", "/api/v1/orders/{order_id}/cancel/", OWNER, setup=_order, probe="/api/v1/orders/{order_id}/"),
-    # --- notifications: append rows here as their endpoints land --------------------------------------
 ]
 
 

@@ -11,6 +11,8 @@ class NotificationsConfig(ContextConfig):
     responsibilities = (
         "Templates and channels: email, SMS, push",
         "Per-user notification preferences",
-        "The delivery log",
+        "The delivery log: every message, exactly once per event, channel and recipient",
     )
-    depends_on = ()
+    # Users for contact details (api) and its events; orders, shipping and payments for their events
+    # (payments' api too: a refund names the payment, whose payer is asked for).
+    depends_on = ("users", "orders", "payments", "shipping")

@@ -37,3 +37,12 @@ class PasswordChanged:
     EVENT_TYPE: ClassVar[str] = "users.PasswordChanged.v1"
 
     user_id: uuid.UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoggedOutEverywhere:
+    """Every access and refresh token the user held was revoked (logout everywhere)."""
+
+    EVENT_TYPE: ClassVar[str] = "users.LoggedOutEverywhere.v1"
+
+    user_id: uuid.UUID

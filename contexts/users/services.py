@@ -124,7 +124,9 @@ def user_password_change(*, user_id: uuid.UUID, current_password: str, new_passw
 def user_tokens_revoke_all(*, user_id: uuid.UUID) -> None:
     """Log out everywhere: every access and refresh token issued until now is rejected."""
     with transaction.atomic():
-        _revoke_all(_locked(user_id))
+        user = _locked(user_id)
+        _revoke_all(user)
+        bus.publish(events.LoggedOutEverywhere(user_id=user.id))
 
 
 def user_deactivate(*, user_id: uuid.UUID) -> None:

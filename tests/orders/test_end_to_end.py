@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from contexts.catalog import api as catalog
 from contexts.catalog.models import Reservation
+from contexts.notifications.models import Notification
 from contexts.orders.models import Order, Saga, SagaStep
 from contexts.orders.tasks import run_saga_step
 from contexts.payments import api as payments
@@ -124,6 +125,14 @@ def test_the_happy_path_through_http(celery_worker_process):
     } <= types, types
     assert set(chain.values_list("correlation_id", flat=True)) == {"checkout-e2e-0001"}
     assert saga.correlation_id == "checkout-e2e-0001"
+    # The confirmation email went out through the bus (notifications subscribes to OrderConfirmed).
+    confirmation = Notification.objects.filter(
+        event_type="orders.OrderConfirmed.v1", user_id=order.user_id, channel="email"
+    )
+    wait_until(
+        lambda: confirmation.filter(status="sent").exists(), timeout=30, message="the confirmation email"
+    )
+    assert confirmation.get().recipient == email
 
 
 @pytest.mark.parametrize(

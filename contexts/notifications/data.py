@@ -1,0 +1,73 @@
+"""The notifications context's DTOs, errors and the rules of preferences (quiet hours, time zones)."""
+
+import datetime as dt
+import functools
+import uuid
+import zoneinfo
+from dataclasses import dataclass
+
+from integration.errors import ContextError, NotFound
+
+EMAIL, SMS, PUSH = "email", "sms", "push"
+CHANNELS = (EMAIL, SMS, PUSH)
+
+
+@functools.cache
+def timezone_names() -> tuple[str, ...]:
+    """The IANA time zone names quiet hours may be set in (sorted); the system's `localtime` link and
+    tzdata's placeholder `Factory` are not zones a person lives in."""
+    return tuple(sorted(zoneinfo.available_timezones() - {"localtime", "Factory", "posixrules"}))
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuietHours:
+    """Local wall-clock times in an IANA zone; `start` after `end` spans midnight (22:00 to 07:00)."""
+
+    start: dt.time
+    end: dt.time
+    timezone: str
+
+    def end_of_quiet(self, now: dt.datetime) -> dt.datetime | None:
+        """When the quiet hours that hold at `now` (aware) end, as an aware UTC instant; None if `now`
+        is not within them. The end is the next `end` wall-clock time in the zone (a time that a DST
+        change skips is read as the same clock time after the change)."""
+        zone = zoneinfo.ZoneInfo(self.timezone)
+        local = now.astimezone(zone)
+        clock = local.time().replace(tzinfo=None)
+        if self.start < self.end:
+            quiet = self.start <= clock < self.end
+            end_day = local.date()
+        else:  # spans midnight
+            quiet = clock >= self.start or clock < self.end
+            end_day = local.date() + dt.timedelta(days=1) if clock >= self.start else local.date()
+        if not quiet:
+            return None
+        end = dt.datetime.combine(end_day, self.end, tzinfo=zone)
+        return end.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Preferences:
+    """A user's choices: channels per category, quiet hours (or None) and the language of messages."""
+
+    transactional: tuple[str, ...]
+    marketing: tuple[str, ...]
+    quiet_hours: QuietHours | None
+    locale: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceData:
+    id: uuid.UUID
+    token: str
+    platform: str
+    created_at: dt.datetime
+
+
+class NotificationsError(ContextError):
+    """Root of the notifications context's errors."""
+
+
+class DeviceNotFound(NotificationsError, NotFound):
+    code = "device-not-found"
+    title = "No such device."

@@ -1,0 +1,89 @@
+"""Use cases that write a user's preferences and push devices."""
+
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from contexts.notifications.data import CHANNELS, EMAIL, DeviceNotFound, Preferences, timezone_names
+from contexts.notifications.models import Device, Preference
+
+
+def _channel_errors(name: str, channels: tuple[str, ...]) -> list[str]:
+    errors = []
+    unknown = sorted(set(channels) - set(CHANNELS))
+    if unknown:
+        errors.append(f"Unknown channel(s): {', '.join(unknown)}; use {', '.join(CHANNELS)}.")
+    if len(set(channels)) != len(channels):
+        errors.append("List each channel at most once.")
+    return errors
+
+
+def preferences_set(*, user_id: uuid.UUID, preferences: Preferences) -> Preferences:
+    """Replace the user's preferences. ValidationError (a 400) if transactional messages would not go
+    by email (that cannot be switched off), a channel is unknown or repeated, or the quiet hours name
+    no IANA time zone or have no length."""
+    errors: dict[str, list[str]] = {}
+    for name in ("transactional", "marketing"):
+        found = _channel_errors(name, getattr(preferences, name))
+        if found:
+            errors[f"channels.{name}"] = found
+    if EMAIL not in preferences.transactional:
+        errors.setdefault("channels.transactional", []).append(
+            'Transactional email cannot be switched off: the list must include "email".'
+        )
+    quiet = preferences.quiet_hours
+    if quiet is not None:
+        if quiet.timezone not in timezone_names():
+            errors["quiet_hours.timezone"] = [
+                f"{quiet.timezone!r} is not an IANA time zone such as Europe/Paris."
+            ]
+        if quiet.start == quiet.end:
+            errors["quiet_hours.end"] = ["Quiet hours must end at another time than they start."]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        Preference.objects.update_or_create(
+            user_id=user_id,
+            defaults={
+                "channels": {
+                    "transactional": list(preferences.transactional),
+                    "marketing": list(preferences.marketing),
+                },
+                "quiet_start": quiet.start if quiet else None,
+                "quiet_end": quiet.end if quiet else None,
+                "timezone": quiet.timezone if quiet else "",
+                "locale": preferences.locale,
+            },
+        )
+    return preferences
+
+
+def device_register(*, user_id: uuid.UUID, token: str, platform: str) -> tuple[Device, bool]:
+    """Register a push token for the user: (device, created). A token already registered to the user
+    is returned as it is; one registered to someone else (a shared device, a new login) moves to this
+    user, since a token addresses one app install and whoever uses it now."""
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                device = Device.objects.select_for_update().filter(token=token).first()
+                if device is not None and device.user_id == user_id:
+                    return device, False
+                if device is not None:
+                    device.delete()
+                return Device.objects.create(user_id=user_id, token=token, platform=platform), True
+        except IntegrityError:  # a concurrent registration of the same token won: look again
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def device_remove(*, user_id: uuid.UUID, device_id: uuid.UUID | str) -> None:
+    """Forget one of the user's devices; DeviceNotFound if it is not theirs (or not there)."""
+    try:
+        device_id = uuid.UUID(str(device_id))
+    except ValueError:  # a malformed id names no device either
+        raise DeviceNotFound(f"No device {device_id}.") from None
+    deleted, _ = Device.objects.filter(id=device_id, user_id=user_id).delete()
+    if not deleted:
+        raise DeviceNotFound(f"No device {device_id}.")
