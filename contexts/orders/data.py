@@ -71,7 +71,7 @@ class CartEmpty(OrdersError, Conflict):
     title = "There is nothing to check out."
 
     def __init__(self):
-        super().__init__("The cart is empty and the request names no lines.")
+        super().__init__("Nothing to check out: the cart is empty, or the request's lines are.")
 
 
 class MixedCurrencies(OrdersError, Conflict):

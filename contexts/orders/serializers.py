@@ -21,7 +21,7 @@ class CartItemCreateSerializer(serializers.Serializer):
 
 
 class CartItemUpdateSerializer(serializers.Serializer):
-    quantity = _quantity(help_text="The line's new quantity, 1-100.")
+    quantity = _quantity(required=False, help_text="The line's new quantity, 1-100 (absent: unchanged).")
 
 
 @extend_schema_field({**AMOUNT_SCHEMA, "nullable": True})
@@ -73,9 +73,9 @@ class CheckoutSerializer(serializers.Serializer):
     lines = CheckoutLineSerializer(
         many=True,
         required=False,
-        min_length=1,
         max_length=MAX_CART_LINES,
-        help_text="Check out these lines instead of the cart (the cart is then left as it is).",
+        help_text="Check out these lines instead of the cart (the cart is then left as it is); "
+        "none at all is 409 cart-empty.",
     )
 
 

@@ -105,11 +105,20 @@ class OrderCursorPagination(pagination.CursorPagination):
             )
         return super().get_page_size(request)
 
-    def decode_cursor(self, request):
+    def paginate_queryset(self, queryset, request, view=None):
+        # A cursor this list never gave out (any string is one by the schema) reads as past the end:
+        # an empty page, as the page-number lists answer a page past the last.
+        self.unknown_cursor = False
         try:
-            return super().decode_cursor(request)
+            return super().paginate_queryset(queryset, request, view)
         except NotFound:
-            raise ValidationError({self.cursor_query_param: ["Not a cursor this list gave out."]}) from None
+            self.unknown_cursor = True
+            return []
+
+    def get_paginated_response(self, data):
+        if self.unknown_cursor:
+            return Response({"next": None, "previous": None, "results": []})
+        return super().get_paginated_response(data)
 
     def get_schema_operation_parameters(self, view):
         cursor, size = super().get_schema_operation_parameters(view)

@@ -119,6 +119,7 @@ def test_patch_and_delete_a_line_and_nobody_elses():
     assert bob.delete(path).status_code == 204  # removes nothing: the line is not in Bob's cart
     assert CartItem.objects.filter(id=item_id).exists()
     assert alice.patch(path, {"quantity": 101}, format="json").status_code == 400
+    assert alice.patch(path, {}, format="json").json()["lines"][0]["quantity"] == 2  # nothing to change
     response = alice.patch(path, {"quantity": 7, "unit_price": "0.01"}, format="json")
     assert response.status_code == 200
     assert response.json()["lines"][0]["quantity"] == 7

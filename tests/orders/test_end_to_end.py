@@ -23,6 +23,7 @@ from contexts.payments.models import ProviderCall, SandboxCharge
 from contexts.shipping import api as shipping
 from integration.bus.models import OutboxMessage
 from tests.catalog.conftest import make_product
+from tests.notifications.conftest import seed_templates
 from tests.orders.conftest import ADDRESS
 from tests.payments.conftest import client_for
 from tests.worker import wait_until
@@ -76,6 +77,7 @@ def assert_consistent_cancellation(order: Order, sku: str, on_hand: int) -> None
 
 
 def test_the_happy_path_through_http(celery_worker_process):
+    seed_templates()  # notifications' default templates (an earlier transactional test's flush removes them)
     make_product("E2E-MUG", price="12.50", stock=10)
     client = APIClient()
     email = f"buyer-{uuid.uuid4().hex[:8]}@example.com"

@@ -43,12 +43,14 @@ def _item_locked(user_id: uuid.UUID, item_id: uuid.UUID) -> CartItem:
     return item
 
 
-def cart_item_update(*, user_id: uuid.UUID, item_id: uuid.UUID, quantity: int) -> CartItem:
-    """Set a line's quantity (1-100). CartItemNotFound for a line that is not in the user's cart."""
+def cart_item_update(*, user_id: uuid.UUID, item_id: uuid.UUID, quantity: int | None = None) -> CartItem:
+    """Set a line's quantity (1-100; None leaves it). CartItemNotFound for a line that is not in the
+    user's cart."""
     with transaction.atomic():
         item = _item_locked(user_id, item_id)
-        item.quantity = quantity
-        item.save(update_fields=["quantity"])
+        if quantity is not None:
+            item.quantity = quantity
+            item.save(update_fields=["quantity"])
         return item
 
 
