@@ -411,6 +411,25 @@ CELERY_BEAT_SCHEDULE["notifications.send_due"] = {
     "schedule": env.float("NOTIFICATIONS_SWEEP_SECONDS", default=30.0),
 }
 
+# --- Orders ------------------------------------------------------------------------------------------
+ORDERS = {
+    # Seconds the saga holds a reservation, from the reserve and again from each later step.
+    "RESERVATION_TTL_SECONDS": env.int("ORDERS_RESERVATION_TTL_SECONDS", default=900),
+    # Multiplies every pause between a saga step's attempts (the saga table's backoff, in seconds).
+    "SAGA_BACKOFF_SCALE": env.float("ORDERS_SAGA_BACKOFF_SCALE", default=1.0),
+    # Lets a test hold a step between its participant call and its result (never in production).
+    "TEST_HOOKS": env.bool("ORDERS_TEST_HOOKS", default=False),
+}
+# Order statuses are their own enum in the OpenAPI schema (payments' statuses are another).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["OrderStatusEnum"] = (
+    "contexts.orders.models.Order.Status"
+)
+# The saga sweeper fails steps past their deadline and resends overdue compensations.
+CELERY_BEAT_SCHEDULE["orders.sweep_sagas"] = {
+    "task": "orders.sweep_sagas",
+    "schedule": env.float("ORDERS_SAGA_SWEEP_SECONDS", default=10.0),
+}
+
 # --- Service interfaces (integration.services) --------------------------------------------------------
 SERVICES = {
     # Round-trip every in-process api call's arguments, result and errors through the JSON codec, as a

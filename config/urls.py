@@ -18,4 +18,5 @@ urlpatterns = [
     path("api/v1/", include("contexts.payments.urls")),
     path("api/v1/", include("contexts.shipping.urls")),
     path("api/v1/", include("contexts.notifications.urls")),
+    path("api/v1/", include("contexts.orders.urls")),
 ]

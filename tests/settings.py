@@ -17,3 +17,6 @@ CELERY_TASK_ROUTES = {**CELERY_TASK_ROUTES, "testbus.*": {"queue": "testbus", "r
 SERVICES = {**SERVICES, "CODEC_ROUND_TRIP": True}  # noqa: F405
 # Fast, cheap hashing: tests create many users; production keeps PBKDF2.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The order saga's test hook (a step held between its participant call and its result while a cache key
+# is set): on for the suite's workers, so a test can kill one in the middle of a step.
+ORDERS = {**ORDERS, "TEST_HOOKS": True}  # noqa: F405

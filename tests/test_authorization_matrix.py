@@ -130,6 +130,49 @@ def _device(actors: Actors) -> dict[str, Any]:
     return {"device_id": response.json()["id"]}
 
 
+def _stocked_product(actors: Actors) -> dict[str, Any]:
+    """An operator creates a product with stock through the API."""
+    _product(actors)
+    response = actors.staff.client.post(
+        "/api/v1/inventory/MATRIX-2/adjustments/", {"delta": 50, "reason": "matrix"}, format="json"
+    )
+    assert response.status_code < 300, response.content
+    return {"sku": "MATRIX-2"}
+
+
+def _cart_item(actors: Actors) -> dict[str, Any]:
+    """A line in the owner's cart."""
+    _stocked_product(actors)
+    response = actors.owner.client.post(
+        "/api/v1/cart/items/", {"sku": "MATRIX-2", "quantity": 1}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    return {"item_id": response.json()["lines"][0]["id"]}
+
+
+CHECKOUT = {
+    "shipping_address": {
+        "full_name": "Owner",
+        "line1": "1 Main St",
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "DE",
+    },
+    "payment_method": "pm_sandbox_ok",
+    "lines": [{"sku": "MATRIX-2", "quantity": 1}],
+}
+
+
+def _order(actors: Actors) -> dict[str, Any]:
+    """The owner's order, checked out through the API."""
+    _stocked_product(actors)
+    response = actors.owner.client.post(
+        "/api/v1/orders/", CHECKOUT, format="json", HTTP_IDEMPOTENCY_KEY=f"matrix-{uuid.uuid4()}"
+    )
+    assert response.status_code == 202, response.content
+    return {"order_id": response.json()["id"]}
+
+
 ROWS: list[Row] = [
     # --- users: a customer's account is only ever /users/me/; there is no user-by-id endpoint ----------
     Row("GET", "/api/v1/users/me/", ME, probe="/api/v1/users/me/"),
@@ -180,7 +223,39 @@ ROWS: list[Row] = [
     Row("PUT", PREFERENCES, ME, body=PREFERENCES_BODY, probe=PREFERENCES),
     Row("POST", DEVICES, ME, body={"token": "intruder-device", "platform": "ios"}, probe=DEVICES),
     Row("DELETE", DEVICES + "{device_id}/", OWNER, setup=_device, probe=DEVICES),
-    # --- orders: append rows here as its endpoints land ---------------------------------------------
+    # --- orders: a customer's cart and orders are their own; another's line or order is 404 -----------
+    Row("GET", "/api/v1/cart/", ME, probe="/api/v1/cart/"),
+    Row(
+        "POST",
+        "/api/v1/cart/items/",
+        ME,
+        body={"sku": "MATRIX-2", "quantity": 1},
+        setup=_cart_item,
+        probe="/api/v1/cart/",
+    ),
+    Row(
+        "PATCH",
+        "/api/v1/cart/items/{item_id}/",
+        OWNER,
+        body={"quantity": 3},
+        setup=_cart_item,
+        probe="/api/v1/cart/",
+    ),
+    # DELETE is idempotent (204 whether or not the line is in the caller's cart): another customer's
+    # line is never touched, which the ME check proves.
+    Row("DELETE", "/api/v1/cart/items/{item_id}/", ME, setup=_cart_item, probe="/api/v1/cart/"),
+    Row("GET", "/api/v1/orders/", ME, setup=_order, probe="/api/v1/orders/"),
+    Row(
+        "POST",
+        "/api/v1/orders/",
+        ME,
+        body=CHECKOUT,
+        setup=_order,
+        probe="/api/v1/orders/",
+        headers={"HTTP_IDEMPOTENCY_KEY": "matrix-checkout"},
+    ),
+    Row("GET", "/api/v1/orders/{order_id}/", OWNER, setup=_order),
+    Row("POST", "/api/v1/orders/{order_id}/cancel/", OWNER, setup=_order, probe="/api/v1/orders/{order_id}/"),
 ]
 
 

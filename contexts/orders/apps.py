@@ -13,4 +13,4 @@ class OrdersConfig(ContextConfig):
         "Orders and order history",
         "The order saga: orchestrates catalog, payments and shipping",
     )
-    depends_on = ()
+    depends_on = ("users", "catalog", "payments", "shipping")
