@@ -20,6 +20,7 @@ from contexts.catalog.data import CatalogError
 from contexts.catalog.forms import ProductAdminForm
 from contexts.catalog.models import Category, Movement, Product, Reservation, ReservationLine, Stock
 from integration import money
+from integration.adminkit import ReadOnlyAdmin
 
 # What the export writes and the import reads back: the service's field names (attributes and images,
 # being JSON, stay on the product screen).
@@ -291,21 +292,12 @@ class StockAdmin(admin.ModelAdmin):
 
 
 @admin.register(Movement)
-class MovementAdmin(admin.ModelAdmin):
+class MovementAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "stock", "kind", "on_hand_delta", "reserved_delta", "actor", "reason")
     list_filter = ("kind",)
     search_fields = ("stock__product__sku", "reservation_key", "actor", "reason")
     date_hierarchy = "created_at"
     list_per_page = 100
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ReservationLineInline(admin.TabularInline):

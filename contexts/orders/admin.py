@@ -21,6 +21,7 @@ from django.utils.safestring import mark_safe
 
 from contexts.orders.models import OperatorAction, Order, OrderLine, OrderStatusChange, Saga
 from contexts.orders.services import orders as services
+from integration.adminkit import ReadOnlyInline
 from integration.errors import ContextError
 
 Kind = OperatorAction.Kind
@@ -42,24 +43,13 @@ ACTIONS = {
 }
 
 
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class OrderLineInline(_ReadOnlyInline):
+class OrderLineInline(ReadOnlyInline):
     model = OrderLine
     fields = ("sku", "name", "quantity", "unit_price", "line_total")
     readonly_fields = fields
 
 
-class TimelineInline(_ReadOnlyInline):
+class TimelineInline(ReadOnlyInline):
     model = OrderStatusChange
     fields = ("at", "status", "note")
     readonly_fields = fields

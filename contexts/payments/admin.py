@@ -19,24 +19,14 @@ from django.utils.html import format_html
 from contexts.payments import services
 from contexts.payments.models import Invoice, Payment, ProviderCall, Refund
 from integration import resilience
+from integration.adminkit import ReadOnlyAdmin, ReadOnlyInline
 from integration.errors import ContextError
 from integration.logging import get_logger
 
 log = get_logger("contexts.payments.admin")
 
 
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class ProviderCallInline(_ReadOnlyInline):
+class ProviderCallInline(ReadOnlyInline):
     """The transaction log: one row per call to the provider."""
 
     model = ProviderCall
@@ -54,7 +44,7 @@ class ProviderCallInline(_ReadOnlyInline):
     ordering = ("created_at", "id")
 
 
-class RefundInline(_ReadOnlyInline):
+class RefundInline(ReadOnlyInline):
     model = Refund
     fields = ("created_at", "amount", "reason", "status", "actor", "provider_reference")
     readonly_fields = fields
@@ -196,7 +186,7 @@ def _breakers() -> list:
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(ReadOnlyAdmin):
     list_display = ("number", "issued_at", "payment", "order_id", "total", "currency")
     search_fields = ("number", "=order_id", "=payment__id")
     list_filter = ("year", "currency")
@@ -204,15 +194,6 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Invoice._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Refund)
