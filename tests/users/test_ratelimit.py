@@ -30,12 +30,16 @@ def _assert_limited(response, *, retry_after: int | None = None) -> None:
     seconds = int(response["Retry-After"])
     assert 1 <= seconds <= 3600
     if retry_after is not None:
-        assert seconds == retry_after
+        # The caller read the clock just before the request: a second may tick in between.
+        assert retry_after - 1 <= seconds <= retry_after, (seconds, retry_after)
 
 
 def test_the_sixth_login_in_a_minute_is_429_with_retry_after():
     user = UserFactory()
     client = APIClient()
+    # The limits count in fixed one-minute windows: start well inside one, so all six fall in it.
+    if time.time() % 60 > 45:
+        time.sleep(61 - time.time() % 60)
     for _ in range(5):
         assert _login(client, user.email).status_code == 200
     now = int(time.time())
