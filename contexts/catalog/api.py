@@ -21,6 +21,7 @@ from contexts.catalog.data import (
     ReservationConflict,
     ReservationData,
     ReservationExpired,
+    ReservationNotCommitted,
     ReservationNotFound,
     StockLevel,
     StockLine,
@@ -38,6 +39,7 @@ __all__ = [
     "ReservationConflict",
     "ReservationData",
     "ReservationExpired",
+    "ReservationNotCommitted",
     "ReservationNotFound",
     "StockLevel",
     "StockLine",
@@ -48,6 +50,7 @@ __all__ = [
     "stock_level",
     "stock_release",
     "stock_reserve",
+    "stock_return",
 ]
 
 
@@ -99,3 +102,10 @@ def stock_commit(*, key: str) -> ReservationData:
 def stock_release(*, key: str) -> ReservationData:
     """Give the reserved stock back (idempotent). ReservationCommitted if it was already sold."""
     return _services.stock_release(key=key)
+
+
+@interface.operation("catalog")
+def stock_return(*, key: str) -> ReservationData:
+    """Give a committed reservation's goods back to stock (idempotent): an order cancelled after its
+    stock was committed. ReservationNotCommitted if it was never a sale; ReservationNotFound."""
+    return _services.stock_return(key=key)

@@ -122,6 +122,22 @@ class ReservationCommitted(CatalogError, Conflict):
         super().__init__(f"The reservation under key {key!r} is already a sale.", key=key)
 
 
+class ReservationNotCommitted(CatalogError, Conflict):
+    """Returning a sale that was never made: the reservation is still held, released or expired."""
+
+    code = "reservation-not-committed"
+    title = "The reservation is not a sale."
+    key: str
+    reservation_status: str
+
+    def __init__(self, key: str, reservation_status: str):
+        super().__init__(
+            f"The reservation under key {key!r} is {reservation_status}, not a sale: release it instead.",
+            key=key,
+            reservation_status=reservation_status,
+        )
+
+
 class ReservationConflict(CatalogError, Conflict):
     """A key was reused for different lines: an idempotency key names exactly one request."""
 

@@ -83,6 +83,16 @@ class StockCommitted:
 
 
 @dataclass(frozen=True, kw_only=True)
+class StockReturned:
+    """A sale was given back: its quantities are on hand again (an order cancelled after commit)."""
+
+    EVENT_TYPE: ClassVar[str] = "catalog.StockReturned.v1"
+
+    key: str
+    lines: tuple[StockLineData, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class OutOfStock:
     """Available (on hand minus reserved) of a SKU dropped to zero."""
 

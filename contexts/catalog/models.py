@@ -160,6 +160,7 @@ class Movement(models.Model):
         RESERVATION = "reservation"
         RELEASE = "release"
         SALE = "sale"
+        RETURN = "return"  # a sale given back to stock (an order cancelled after its stock was committed)
 
     stock = models.ForeignKey(Stock, on_delete=models.CASCADE, db_column="sku", related_name="movements")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -189,6 +190,7 @@ class Reservation(models.Model):
         COMMITTED = "committed"
         RELEASED = "released"
         EXPIRED = "expired"
+        RETURNED = "returned"  # committed, then given back to stock
 
     key = models.CharField(max_length=200, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)

@@ -272,24 +272,28 @@ _UNCHANGED: dict[ReservationAction, dict[str, str]] = {
         _Status.COMMITTED: _STORED,
         _Status.RELEASED: _RELEASED,
         _Status.EXPIRED: _EXPIRED,
+        _Status.RETURNED: _RELEASED,  # a sale given back: nothing is held under the key
     },
     ReservationAction.EXTEND: {
         _Status.ACTIVE: _STORED,  # already expiring at or after the time asked for
         _Status.COMMITTED: _STORED,
         _Status.RELEASED: _RELEASED,
         _Status.EXPIRED: _EXPIRED,
+        _Status.RETURNED: _RELEASED,  # a sale given back: nothing is held under the key
     },
     ReservationAction.COMMIT: {
         _Status.ACTIVE: _NOT_FOUND,
         _Status.COMMITTED: _STORED,
         _Status.RELEASED: _RELEASED,
         _Status.EXPIRED: _EXPIRED,
+        _Status.RETURNED: _RELEASED,  # a sale given back: nothing is held under the key
     },
     ReservationAction.RELEASE: {
         _Status.ACTIVE: _NOT_FOUND,
         _Status.COMMITTED: _COMMITTED,
         _Status.RELEASED: _STORED,
         _Status.EXPIRED: _STORED,
+        _Status.RETURNED: _STORED,  # a sale given back: nothing is held under the key
     },
 }
 

@@ -269,3 +269,36 @@ def test_replaying_a_key_whose_hold_is_gone_says_so(db):
         with pytest.raises(api.ReservationExpired):
             api.stock_reserve(key="late", lines=lines, ttl=60)
     assert level("A") == (5, 1, 4)  # the unswept expired hold, until the sweeper runs
+
+
+def test_a_committed_sale_is_returned_to_stock_once(db):
+    make_product("RET-1", stock=5)
+    make_product("RET-2", stock=5)
+    lines = [api.StockLine(sku="RET-1", quantity=2), api.StockLine(sku="RET-2", quantity=1)]
+    api.stock_reserve(key="o:reserve", lines=lines, ttl=60)
+    api.stock_commit(key="o:reserve")
+    assert level("RET-1") == (3, 0, 3)
+    # Releasing a sale is refused; returning it puts the goods back on hand, once.
+    with pytest.raises(api.ReservationCommitted):
+        api.stock_release(key="o:reserve")
+    assert api.stock_return(key="o:reserve").status == "returned"
+    assert api.stock_return(key="o:reserve").status == "returned"
+    assert (level("RET-1"), level("RET-2")) == ((5, 0, 5), (5, 0, 5))
+    assert Movement.objects.filter(kind="return").count() == 2
+    assert len(published("catalog.StockReturned.v1")) == 1
+    assert_ledger_balances("RET-1")
+    # Nothing is held under the key any more: a release is a no-op, a commit or an extend refused.
+    assert api.stock_release(key="o:reserve").status == "returned"
+    with pytest.raises(api.ReservationNotFound):
+        api.stock_commit(key="o:reserve")
+
+
+def test_only_a_sale_can_be_returned(db):
+    make_product("RET-3", stock=5)
+    api.stock_reserve(key="held", lines=[api.StockLine(sku="RET-3", quantity=1)], ttl=60)
+    with pytest.raises(api.ReservationNotCommitted) as caught:
+        api.stock_return(key="held")
+    assert caught.value.reservation_status == "active"
+    with pytest.raises(api.ReservationNotFound):
+        api.stock_return(key="never")
+    assert level("RET-3") == (5, 1, 4)

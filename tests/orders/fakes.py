@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
 
-from contexts.catalog.api import ReservationNotFound
+from contexts.catalog.api import ReservationCommitted, ReservationNotFound
 from contexts.payments.api import PaymentProviderUnavailable
 
 
@@ -63,7 +63,13 @@ class FakeCatalog(Fake):
         self._enter("stock_release", key=key)
         if key not in self.reservations:
             raise ReservationNotFound(key)
+        if self.reservations[key] == "committed":
+            raise ReservationCommitted(key)
         self.reservations[key] = "released"
+
+    def stock_return(self, *, key):
+        self._enter("stock_return", key=key)
+        self.reservations[key] = "returned"
 
 
 class FakePayments(Fake):

@@ -194,6 +194,9 @@ def test_the_customer_cancels_a_ready_to_ship_order_and_is_refunded(celery_worke
     assert (payment.status, payment.refunded_amount) == ("refunded", Decimal("3.00"))
     [shipment] = shipping.shipments_for_order(order_id=order.id)
     assert shipment.status == "cancelled"
+    # The unit sold is back on hand, and nothing is held.
+    level = catalog.stock_level(sku="E2E-CUP")
+    assert (level.on_hand, level.reserved) == (4, 0)
 
 
 def test_every_step_delivered_twice_gives_the_same_result_as_once(celery_worker_process):

@@ -26,7 +26,7 @@ from tests.orders.conftest import make_order, start_saga
 pytestmark = pytest.mark.django_db
 
 STEPS = [step.name for step in ORDER_SAGA_V1.steps]
-UNDO = ("stock_release", "payment_void", "payment_refund", "shipment_cancel")
+UNDO = ("stock_release", "stock_return", "payment_void", "payment_refund", "shipment_cancel")
 
 
 def state(saga: Saga) -> tuple[str, str, str]:
@@ -392,7 +392,9 @@ def test_a_ready_to_ship_order_cancelled_by_the_customer_is_refunded(driver, fak
     driver.run()
     assert state(saga) == ("compensated", "cancelled", "customer_request")
     assert fakes.payments.status() == ["refunded"]
-    assert undone(fakes) == ["payment_refund", "shipment_cancel", "stock_release"]
+    # The stock was already a sale: the release finds it committed and the goods are returned.
+    assert undone(fakes) == ["payment_refund", "shipment_cancel", "stock_release", "stock_return"]
+    assert set(fakes.catalog.reservations.values()) == {"returned"}
 
 
 def test_a_shipped_order_cannot_be_cancelled(driver, fakes):

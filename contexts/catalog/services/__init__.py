@@ -29,6 +29,7 @@ from contexts.catalog.services.reservations import (
     stock_extend,
     stock_release,
     stock_reserve,
+    stock_return,
 )
 from contexts.catalog.services.stock import MAX_QUANTITY, stock_adjust
 
@@ -55,4 +56,5 @@ __all__ = [
     "stock_extend",
     "stock_release",
     "stock_reserve",
+    "stock_return",
 ]

@@ -18,7 +18,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from contexts.catalog import events, selectors, sql
-from contexts.catalog.data import InvalidLines, OutOfStock, ProductNotFound, ReservationData, StockLine
+from contexts.catalog.data import (
+    InvalidLines,
+    OutOfStock,
+    ProductNotFound,
+    ReservationData,
+    ReservationNotCommitted,
+    ReservationNotFound,
+    StockLine,
+)
 from contexts.catalog.models import Movement, Reservation, ReservationLine
 from contexts.catalog.services.stock import (
     MAX_QUANTITY,
@@ -208,6 +216,45 @@ def stock_commit(*, key: str, actor: str = "service") -> ReservationData:
         )
         bus.publish(events.StockCommitted(key=key, lines=_event_lines(lines)))
     return _data(key, Status.COMMITTED.value, ended.expires_at, lines)
+
+
+def stock_return(*, key: str, actor: str = "service", reason: str = "sale returned") -> ReservationData:
+    """Give a committed reservation's goods back to stock: on_hand rises by each line's quantity (a
+    `return` ledger row each), and the reservation becomes `returned`. Returning twice answers it as
+    stored. Errors: ReservationNotFound; ReservationNotCommitted for one that is not a sale (held,
+    released or expired: release it, or nothing is owed)."""
+    _check_key_and_ttl(key, 1)
+    now = timezone.now()
+    with transaction.atomic():
+        reservation = Reservation.objects.select_for_update().filter(key=key).first()
+        if reservation is None:
+            raise ReservationNotFound(key)
+        lines = {line.sku: line.quantity for line in reservation.lines.order_by("sku")}
+        if reservation.status == Status.RETURNED:
+            return _data(key, Status.RETURNED.value, reservation.expires_at, lines)
+        if reservation.status != Status.COMMITTED:
+            raise ReservationNotCommitted(key, reservation.status_at(now))
+        after = _shift({sku: (qty, 0) for sku, qty in lines.items()}, now=now)
+        Movement.objects.bulk_create(
+            [
+                movement(
+                    sku,
+                    kind=Kind.RETURN,
+                    on_hand_delta=qty,
+                    on_hand_after=after[sku][0],
+                    reserved_after=after[sku][1],
+                    reservation_key=key,
+                    actor=actor,
+                    reason=reason,
+                    created_at=now,
+                )
+                for sku, qty in lines.items()
+            ]
+        )
+        reservation.status = Status.RETURNED
+        reservation.save(update_fields=["status", "updated_at"])
+        bus.publish(events.StockReturned(key=key, lines=_event_lines(lines)))
+    return _data(key, Status.RETURNED.value, reservation.expires_at, lines)
 
 
 def _give_back(

@@ -98,7 +98,8 @@ def release_stock(ctx: StepContext) -> None:
     except ReservationNotFound:
         pass  # never reserved (out of stock): nothing is held
     except ReservationCommitted:
-        pass  # already a sale (a cancel after ready_to_ship): the catalog api has no way back to stock
+        # Already a sale (a cancel after ready_to_ship): give the goods back to stock.
+        participants.catalog.stock_return(key=_reservation_key(ctx))
 
 
 # --- authorize -------------------------------------------------------------------------------------
