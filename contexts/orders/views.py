@@ -4,13 +4,18 @@ A customer reaches only their own cart and orders; another user's order or cart 
 one that does not exist. Checkout requires an Idempotency-Key and answers 202: the saga does the rest.
 """
 
+import hashlib
 import uuid
+from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
 
+from django.core import signing
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import pagination, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from contexts.orders import selectors
@@ -105,6 +110,25 @@ class OrderCursorPagination(pagination.CursorPagination):
             )
         return super().get_page_size(request)
 
+    # Cursors are signed: one this list never gave out (forged, truncated, from another list) is told
+    # apart from a real one before any of it reaches a query.
+    _signer = signing.Signer(salt="orders.cursor")
+
+    def encode_cursor(self, cursor):
+        url = super().encode_cursor(cursor)
+        raw = parse_qs(urlsplit(url).query)[self.cursor_query_param][0]
+        return replace_query_param(url, self.cursor_query_param, self._signer.sign(raw))
+
+    def decode_cursor(self, request):
+        raw = request.query_params.get(self.cursor_query_param)
+        if raw is None:
+            return None
+        try:
+            unsigned = self._signer.unsign(raw)
+        except signing.BadSignature:
+            raise NotFound(self.invalid_cursor_message) from None
+        return super().decode_cursor(SimpleNamespace(query_params={self.cursor_query_param: unsigned}))
+
     def paginate_queryset(self, queryset, request, view=None):
         # A cursor this list never gave out (any string is one by the schema) reads as past the end:
         # an empty page, as the page-number lists answer a page past the last.
@@ -167,7 +191,15 @@ class OrderListCreateApi(GenericAPIView):
         body.is_valid(raise_exception=True)
         order = checkout.order_place(
             user_id=request.user.id,
-            checkout_key=f"{request.user.id}:{request.idempotency_key}",
+            # The request's fingerprint is part of the name: a re-run of this request (after a crash)
+            # finds its order, while the key reused for another checkout once purged (24 h) is a new one.
+            checkout_key=":".join(
+                (
+                    str(request.user.id),
+                    request.idempotency_fingerprint,
+                    hashlib.sha256(request.idempotency_key.encode()).hexdigest(),
+                )
+            ),
             **body.validated_data,
         )
         order = selectors.order_visible(order_id=order.id, user_id=request.user.id)

@@ -24,7 +24,9 @@ in the Stripe API reference):
 * only final outcomes (2xx, 4xx) are stored; after a 5xx or an unhandled exception the key is free
   again. Keys are kept IDEMPOTENCY["RETENTION_SECONDS"] (24 h), then purged by beat.
 
-The view itself may read `request.idempotency_key` to key the service calls it makes.
+The view itself may read `request.idempotency_key` to key the service calls it makes, and
+`request.idempotency_fingerprint` (hex SHA-256 of the request) to tell a key's requests apart once the
+key itself is purged.
 The decorated operation documents the required header and its 400/409/422 problems in OpenAPI.
 """
 
@@ -150,6 +152,7 @@ def idempotent(view_method: Callable[..., Any]) -> Callable[..., Any]:
 
         claim = outcome
         request.idempotency_key = raw
+        request.idempotency_fingerprint = fingerprint
         try:
             try:
                 response = view_method(self, request, *args, **kwargs)

@@ -1,6 +1,7 @@
 """Checkout and the order endpoints: 202 with Location under an Idempotency-Key, server prices only,
 the caller's own orders (cursor pages, status filter), detail with timeline, cancellation."""
 
+import base64
 import uuid
 
 import pytest
@@ -179,8 +180,20 @@ def test_orders_are_the_callers_own_and_listed_newest_first_by_cursor(alice):
     rest = alice.get(page["next"]).json()
     assert [o["id"] for o in rest["results"]] == [ids[0]] and rest["next"] is None
     assert alice.get("/api/v1/orders/?page_size=0").status_code == 400
-    unknown = alice.get("/api/v1/orders/?cursor=not-one-of-ours").json()
-    assert unknown == {"next": None, "previous": None, "results": []}
+    # A cursor the list never gave out is past the end, whatever it decodes to: a forged position,
+    # a forged offset, a huge one, or a real one with its signature cut off.
+    genuine = page["next"].split("cursor=")[1]
+    forged = [
+        "not-one-of-ours",
+        base64.b64encode(b"p=foo").decode(),
+        base64.b64encode(b"r=1").decode(),
+        "A" * 5000,
+        genuine.split("%3A")[0].split(":")[0],
+    ]
+    for cursor in forged:
+        unknown = alice.get("/api/v1/orders/", {"cursor": cursor})
+        assert unknown.status_code == 200, (cursor[:40], unknown.content)
+        assert unknown.json() == {"next": None, "previous": None, "results": []}, cursor[:40]
     assert alice.get("/api/v1/orders/?status=bogus").status_code == 400
 
     Order.objects.filter(id=ids[1]).update(status="cancelled", cancellation_reason="payment_declined")
@@ -211,3 +224,13 @@ def test_cancel_a_pending_order_then_not_once_cancelled_or_shipped(alice):
         "pending",
         "shipped",
     ]
+
+
+def test_a_key_reused_for_another_checkout_once_purged_is_a_new_order(alice):
+    from integration.idempotency.models import IdempotencyKey
+
+    first = checkout(alice, {"lines": [{"sku": "MUG-1", "quantity": 1}]}, key="reused")
+    IdempotencyKey.objects.all().delete()  # 24 h later, or freed early by an operator
+    second = checkout(alice, {"lines": [{"sku": "TEA-1", "quantity": 2}]}, key="reused")
+    assert second.status_code == 202 and second.json()["id"] != first.json()["id"]
+    assert [line["sku"] for line in second.json()["lines"]] == ["TEA-1"]

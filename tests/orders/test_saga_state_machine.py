@@ -12,12 +12,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contexts.catalog.api import OutOfStock, ReservationExpired
+from contexts.orders.data import SagaActionRefused
 from contexts.orders.models import OperatorAction, Order, Saga, SagaStep
 from contexts.orders.saga import engine
 from contexts.orders.saga.definition import ORDER_SAGA_V1
 from contexts.orders.services import orders
 from contexts.payments.api import PaymentDeclined, PaymentStateConflict
-from contexts.shipping.api import AddressRejected
+from contexts.shipping.api import AddressRejected, ShipmentNotCancellable
 from integration.bus.core import max_countdown
 from integration.bus.models import OutboxMessage
 from integration.errors import TransientError
@@ -103,14 +104,15 @@ def test_the_happy_path_runs_every_step_once_with_keyed_calls(driver, fakes):
             "payment_capture",
             PaymentStateConflict(payment_id=uuid.uuid4(), status="voided", operation="capture"),
             "payment_declined",
-            ["payment_void", "shipment_cancel", "stock_release"],  # confirm's undo first, then ship's...
+            # The shipment is cancelled before any money goes back (confirm's undo does nothing).
+            ["shipment_cancel", "payment_void", "stock_release"],
         ),
         (
             "catalog",
             "stock_commit",
             ReservationExpired("k"),
             "timeout",
-            ["payment_refund", "shipment_cancel", "stock_release"],
+            ["shipment_cancel", "payment_refund", "stock_release"],
         ),
     ],
     ids=["reserve", "authorize", "ship", "confirm-capture", "confirm-commit"],
@@ -393,7 +395,7 @@ def test_a_ready_to_ship_order_cancelled_by_the_customer_is_refunded(driver, fak
     assert state(saga) == ("compensated", "cancelled", "customer_request")
     assert fakes.payments.status() == ["refunded"]
     # The stock was already a sale: the release finds it committed and the goods are returned.
-    assert undone(fakes) == ["payment_refund", "shipment_cancel", "stock_release", "stock_return"]
+    assert undone(fakes) == ["shipment_cancel", "payment_refund", "stock_release", "stock_return"]
     assert set(fakes.catalog.reservations.values()) == {"returned"}
 
 
@@ -418,3 +420,35 @@ def test_shipping_reports_for_an_order_not_ready_change_nothing(driver, fakes):
     assert not orders.order_mark_delivered(order_id=uuid.uuid4(), shipment_id=uuid.uuid4())
     order.refresh_from_db()
     assert order.status == "pending"
+
+
+def test_a_parcel_already_with_the_carrier_stops_the_compensation_before_any_refund(driver, fakes):
+    # The customer's cancel races the carrier's scan: the shipment can no longer be cancelled, so the
+    # money is not refunded for goods that left; the order goes to an operator.
+    saga = start_saga(driver)
+    driver.run()
+    fakes.shipping.fail(
+        "shipment_cancel",
+        always=ShipmentNotCancellable(shipment_id=uuid.uuid4(), status="in_transit", requested="cancelled"),
+    )
+    driver.do(orders.order_cancel, order_id=saga.order_id, user_id=saga.order.user_id)
+    driver.run()
+    assert fakes.payments.status() == ["captured"]
+    assert "payment_refund" not in fakes.journal
+    saga.refresh_from_db()
+    assert saga.order.status == "needs_attention"
+
+
+@pytest.mark.parametrize("status", ["shipped", "delivered"])
+def test_an_operator_cannot_force_compensation_once_the_goods_left(driver, fakes, status):
+    saga = start_saga(driver)
+    driver.run()
+    Order.objects.filter(id=saga.order_id).update(status=status)
+    with pytest.raises(SagaActionRefused, match="goods left"):
+        orders.saga_operator_action(
+            order_id=saga.order_id,
+            kind=OperatorAction.Kind.FORCE_COMPENSATION,
+            operator="ops",
+            reason="asked",
+        )
+    assert fakes.payments.status() == ["captured"] and "payment_refund" not in fakes.journal

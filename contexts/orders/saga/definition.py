@@ -18,7 +18,7 @@ ORDER_SAGA_V1 = register(Definition(
         Step("reserve",   steps.reserve_stock,      steps.release_stock,   Retry(5, 0.5, 10),                        120,      "out_of_stock"),
         Step("authorize", steps.authorize_payment,  steps.undo_payment,    Retry(4, 1, 30, unless=steps.in_doubt),   300,      "payment_declined"),
         Step("ship",      steps.create_shipment,    steps.cancel_shipment, Retry(5, 1, 30),                          300,      "address_rejected"),
-        Step("confirm",   steps.capture_and_commit, steps.undo_payment,    Retry(5, 1, 30),                          300,      "payment_declined"),
+        Step("confirm",   steps.capture_and_commit, steps.undo_confirm,    Retry(5, 1, 30),                          300,      "payment_declined"),
     ),
     compensation_retry=Retry(8, 1, 60),
     compensation_overdue=120,

@@ -178,6 +178,14 @@ def cancel_shipment(ctx: StepContext) -> None:
 # --- confirm -------------------------------------------------------------------------------------------
 
 
+def undo_confirm(ctx: StepContext) -> None:
+    """Nothing of its own, on purpose: a capture is refunded by authorize's compensation and a sale
+    returned to stock by reserve's, both of which run after ship's. So the shipment is cancelled
+    before any money goes back, and a parcel already with the carrier (not cancellable) stops the
+    compensation before the refund: the order goes to an operator instead of refunding goods that left.
+    """
+
+
 def capture_and_commit(ctx: StepContext) -> dict[str, Any]:
     """Capture the payment, then turn the reservation into a sale."""
     participants.payments.payment_capture(key=ctx.key(), payment_id=uuid.UUID(ctx.data["payment_id"]))

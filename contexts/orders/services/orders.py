@@ -144,6 +144,13 @@ def saga_operator_action(*, order_id: uuid.UUID, kind: str, operator: str, reaso
                 if kind == Kind.RETRY_STEP:
                     done = f"sent {engine.saga_retry_current(saga=saga)} again"
                 elif kind == Kind.FORCE_COMPENSATION:
+                    # Goods that left (shipped, delivered) are not taken back by a compensation: a
+                    # refund for them is a refund, made on the payment, not an order cancelled.
+                    status = Order.objects.filter(id=order_id).values_list("status", flat=True).first()
+                    if status in (Order.Status.SHIPPED, Order.Status.DELIVERED):
+                        raise SagaActionRefused(
+                            f"The order is {status}: its goods left. Refund the payment instead, if owed."
+                        )
                     engine.saga_force_compensation(
                         saga=saga, reason=Order.CancellationReason.CUSTOMER_REQUEST
                     )
