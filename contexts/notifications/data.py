@@ -2,6 +2,7 @@
 
 import datetime as dt
 import functools
+import re
 import uuid
 import zoneinfo
 from dataclasses import dataclass
@@ -10,6 +11,17 @@ from integration.errors import ContextError, NotFound
 
 EMAIL, SMS, PUSH = "email", "sms", "push"
 CHANNELS = (EMAIL, SMS, PUSH)
+
+# A language tag as browsers send it: "en", "de-AT", "pt-BR" (templates fall back to English). The
+# one rule for the language of preferences and of templates.
+LANGUAGE_TAG = r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}"
+
+
+def language_tag_problem(value: object) -> str | None:
+    """Why `value` is not a language tag (LANGUAGE_TAG, at most 16 characters), or None if it is."""
+    if isinstance(value, str) and len(value) <= 16 and re.fullmatch(LANGUAGE_TAG, value):
+        return None
+    return "A language tag such as en or pt-BR."
 
 
 @functools.cache
