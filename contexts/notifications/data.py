@@ -31,6 +31,21 @@ def timezone_names() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones() - {"localtime", "Factory", "posixrules"}))
 
 
+DEVICE_TOKEN_LENGTH = 512
+# Push services issue tokens of printable ASCII without spaces (FCM's are letters, digits and `_:-`,
+# APNs' hexadecimal), and a token travels in a provider's request: no control character, nothing that
+# could split a header or a log line.
+DEVICE_TOKEN = f"[!-~]{{1,{DEVICE_TOKEN_LENGTH}}}"
+DEVICE_TOKEN_RULE = f"A push token is 1-{DEVICE_TOKEN_LENGTH} printable ASCII characters without spaces."
+
+
+def device_token_problem(value: object) -> str | None:
+    """Why `value` is not a push token (DEVICE_TOKEN), or None if it is."""
+    if isinstance(value, str) and re.fullmatch(DEVICE_TOKEN, value):
+        return None
+    return DEVICE_TOKEN_RULE
+
+
 @dataclass(frozen=True, kw_only=True)
 class QuietHours:
     """Local wall-clock times in an IANA zone; `start` after `end` spans midnight (22:00 to 07:00)."""

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from contexts.notifications.data import language_tag_problem
+from contexts.notifications.data import DEVICE_TOKEN_LENGTH, language_tag_problem
 
 # The delivery log's subject column: a rendered subject longer than this is cut (rendering.render).
 SUBJECT_MAX_LENGTH = 1000
@@ -120,7 +120,8 @@ class Preference(models.Model):
 
 
 class Device(models.Model):
-    """A push token of one app install. A token belongs to whoever registered it last."""
+    """A push token of one app install. A token belongs to whoever registered it last (it addresses the
+    install, not a person: a device that changes hands registers under its new user)."""
 
     class Platform(models.TextChoices):
         IOS = "ios", "iOS"
@@ -129,7 +130,7 @@ class Device(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user_id = models.UUIDField(db_index=True)
-    token = models.CharField(max_length=512, unique=True)
+    token = models.CharField(max_length=DEVICE_TOKEN_LENGTH, unique=True)
     platform = models.CharField(max_length=8, choices=Platform.choices)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -5,7 +5,16 @@ import datetime as dt
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from contexts.notifications.data import CHANNELS, LANGUAGE_TAG, Preferences, QuietHours, timezone_names
+from contexts.notifications.data import (
+    CHANNELS,
+    DEVICE_TOKEN,
+    DEVICE_TOKEN_LENGTH,
+    DEVICE_TOKEN_RULE,
+    LANGUAGE_TAG,
+    Preferences,
+    QuietHours,
+    timezone_names,
+)
 from contexts.notifications.models import Device
 
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -88,8 +97,11 @@ class NotificationPreferencesSerializer(serializers.Serializer):
 
 
 class DeviceRegisterSerializer(serializers.Serializer):
-    token = serializers.CharField(
-        max_length=512, help_text="The push token the platform gave this app install."
+    token = serializers.RegexField(
+        f"^{DEVICE_TOKEN}$",
+        max_length=DEVICE_TOKEN_LENGTH,
+        error_messages={"invalid": DEVICE_TOKEN_RULE},
+        help_text="The push token the platform gave this app install: printable ASCII, no spaces.",
     )
     platform = serializers.ChoiceField(choices=Device.Platform.choices)
 

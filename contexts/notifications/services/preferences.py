@@ -10,6 +10,7 @@ from contexts.notifications.data import (
     EMAIL,
     DeviceNotFound,
     Preferences,
+    device_token_problem,
     language_tag_problem,
     timezone_names,
 )
@@ -71,7 +72,13 @@ def preferences_set(*, user_id: uuid.UUID, preferences: Preferences) -> Preferen
 def device_register(*, user_id: uuid.UUID, token: str, platform: str) -> tuple[Device, bool]:
     """Register a push token for the user: (device, created). A token already registered to the user
     is returned as it is; one registered to someone else (a shared device, a new login) moves to this
-    user, since a token addresses one app install and whoever uses it now."""
+    user, since a token addresses one app install and whoever uses it now (as FCM and APNs tokens do
+    when a device changes hands). ValidationError for a token that is no push token
+    (data.device_token_problem) or an unknown platform."""
+    if problem := device_token_problem(token):
+        raise ValidationError({"token": [problem]})
+    if platform not in Device.Platform.values:
+        raise ValidationError({"platform": [f"One of: {', '.join(Device.Platform.values)}."]})
     for attempt in range(2):
         try:
             with transaction.atomic():
