@@ -399,6 +399,9 @@ NOTIFICATIONS = {
     "BACKOFF_MAX_SECONDS": env.float("NOTIFICATIONS_BACKOFF_MAX_SECONDS", default=600.0),
     # A queued message still unsent this long after it was due lost its task: the sweep sends it again.
     "STALE_SECONDS": env.float("NOTIFICATIONS_STALE_SECONDS", default=120.0),
+    # The most characters one part of a message (subject, text body, HTML body) may render: a template
+    # that needs more is refused on save, and a message that needs more is logged `failed`.
+    "MAX_BODY_CHARS": env.int("NOTIFICATIONS_MAX_BODY_CHARS", default=100_000),
 }
 # The API's one name for the channel lists' values (both lists share them).
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {

@@ -7,6 +7,7 @@ from django.utils.html import format_html, format_html_join
 
 from contexts.notifications import rendering, services
 from contexts.notifications.models import Device, Notification, Preference, SandboxMessage, Template
+from integration.admin_selection import SelectedIdsChecked
 from integration.bus import registry
 
 
@@ -31,7 +32,7 @@ class TemplateForm(forms.ModelForm):
         self.fields["event_type"] = forms.ChoiceField(choices=[(c, c) for c in choices])
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
+class _ReadOnlyAdmin(SelectedIdsChecked, admin.ModelAdmin):
     """Rows written by the services only: operators look (and act through actions), never edit."""
 
     def has_add_permission(self, request):
@@ -42,7 +43,7 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Template)
-class TemplateAdmin(admin.ModelAdmin):
+class TemplateAdmin(SelectedIdsChecked, admin.ModelAdmin):
     form = TemplateForm
     list_display = ("event_type", "channel", "locale", "subject", "updated_at")
     list_filter = ("channel", "locale", "event_type")

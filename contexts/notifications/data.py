@@ -2,6 +2,7 @@
 
 import datetime as dt
 import functools
+import re
 import uuid
 import zoneinfo
 from dataclasses import dataclass
@@ -11,12 +12,38 @@ from integration.errors import ContextError, NotFound
 EMAIL, SMS, PUSH = "email", "sms", "push"
 CHANNELS = (EMAIL, SMS, PUSH)
 
+# A language tag as browsers send it: "en", "de-AT", "pt-BR" (templates fall back to English). The
+# one rule for the language of preferences and of templates.
+LANGUAGE_TAG = r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}"
+
+
+def language_tag_problem(value: object) -> str | None:
+    """Why `value` is not a language tag (LANGUAGE_TAG, at most 16 characters), or None if it is."""
+    if isinstance(value, str) and len(value) <= 16 and re.fullmatch(LANGUAGE_TAG, value):
+        return None
+    return "A language tag such as en or pt-BR."
+
 
 @functools.cache
 def timezone_names() -> tuple[str, ...]:
     """The IANA time zone names quiet hours may be set in (sorted); the system's `localtime` link and
     tzdata's placeholder `Factory` are not zones a person lives in."""
     return tuple(sorted(zoneinfo.available_timezones() - {"localtime", "Factory", "posixrules"}))
+
+
+DEVICE_TOKEN_LENGTH = 512
+# Push services issue tokens of printable ASCII without spaces (FCM's are letters, digits and `_:-`,
+# APNs' hexadecimal), and a token travels in a provider's request: no control character, nothing that
+# could split a header or a log line.
+DEVICE_TOKEN = f"[!-~]{{1,{DEVICE_TOKEN_LENGTH}}}"
+DEVICE_TOKEN_RULE = f"A push token is 1-{DEVICE_TOKEN_LENGTH} printable ASCII characters without spaces."
+
+
+def device_token_problem(value: object) -> str | None:
+    """Why `value` is not a push token (DEVICE_TOKEN), or None if it is."""
+    if isinstance(value, str) and re.fullmatch(DEVICE_TOKEN, value):
+        return None
+    return DEVICE_TOKEN_RULE
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,6 +12,11 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from contexts.notifications.data import DEVICE_TOKEN_LENGTH, language_tag_problem
+
+# The delivery log's subject column: a rendered subject longer than this is cut (rendering.render).
+SUBJECT_MAX_LENGTH = 1000
+
 
 class Channel(models.TextChoices):
     EMAIL = "email", "email"
@@ -68,12 +73,18 @@ class Template(models.Model):
         from contexts.notifications import rendering
 
         self.locale = rendering.normal_locale(self.locale)
+        errors = {}
+        if problem := language_tag_problem(self.locale):
+            errors["locale"] = problem
         if self.channel != Channel.EMAIL and self.body_html:
-            raise ValidationError({"body_html": "Only an email has an HTML body."})
-        errors = rendering.template_errors(
-            {"subject": self.subject, "body_text": self.body_text, "body_html": self.body_html},
-            event_type=self.event_type,
-        )
+            errors["body_html"] = "Only an email has an HTML body."
+        else:
+            errors.update(
+                rendering.template_errors(
+                    {"subject": self.subject, "body_text": self.body_text, "body_html": self.body_html},
+                    event_type=self.event_type,
+                )
+            )
         if errors:
             raise ValidationError(errors)
 
@@ -109,7 +120,8 @@ class Preference(models.Model):
 
 
 class Device(models.Model):
-    """A push token of one app install. A token belongs to whoever registered it last."""
+    """A push token of one app install. A token belongs to whoever registered it last (it addresses the
+    install, not a person: a device that changes hands registers under its new user)."""
 
     class Platform(models.TextChoices):
         IOS = "ios", "iOS"
@@ -118,7 +130,7 @@ class Device(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user_id = models.UUIDField(db_index=True)
-    token = models.CharField(max_length=512, unique=True)
+    token = models.CharField(max_length=DEVICE_TOKEN_LENGTH, unique=True)
     platform = models.CharField(max_length=8, choices=Platform.choices)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -154,7 +166,7 @@ class Notification(models.Model):
     recipient = models.CharField(max_length=512, blank=True)
     template = models.ForeignKey(Template, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     locale = models.CharField(max_length=16, blank=True)
-    subject = models.CharField(max_length=1000, blank=True)
+    subject = models.CharField(max_length=SUBJECT_MAX_LENGTH, blank=True)
     body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)

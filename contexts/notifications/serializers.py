@@ -5,12 +5,19 @@ import datetime as dt
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from contexts.notifications.data import CHANNELS, Preferences, QuietHours, timezone_names
+from contexts.notifications.data import (
+    CHANNELS,
+    DEVICE_TOKEN,
+    DEVICE_TOKEN_LENGTH,
+    DEVICE_TOKEN_RULE,
+    LANGUAGE_TAG,
+    Preferences,
+    QuietHours,
+    timezone_names,
+)
 from contexts.notifications.models import Device
 
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
-# A language tag as browsers send it: "en", "de-AT", "pt-BR" (templates fall back to English).
-LOCALE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"
 
 
 @extend_schema_field(
@@ -55,7 +62,7 @@ class NotificationPreferencesSerializer(serializers.Serializer):
         allow_null=True, help_text="SMS and push wait until they end; email and security notices never do."
     )
     locale = serializers.RegexField(
-        LOCALE, max_length=16, help_text="The language of messages, e.g. en, de-AT."
+        f"^{LANGUAGE_TAG}$", max_length=16, help_text="The language of messages, e.g. en, de-AT."
     )
 
     def preferences(self) -> Preferences:
@@ -90,8 +97,11 @@ class NotificationPreferencesSerializer(serializers.Serializer):
 
 
 class DeviceRegisterSerializer(serializers.Serializer):
-    token = serializers.CharField(
-        max_length=512, help_text="The push token the platform gave this app install."
+    token = serializers.RegexField(
+        f"^{DEVICE_TOKEN}$",
+        max_length=DEVICE_TOKEN_LENGTH,
+        error_messages={"invalid": DEVICE_TOKEN_RULE},
+        help_text="The push token the platform gave this app install: printable ASCII, no spaces.",
     )
     platform = serializers.ChoiceField(choices=Device.Platform.choices)
 

@@ -34,8 +34,8 @@ from contexts.payments.data import (
 from contexts.payments.models import CAPTURED_STATUSES, KEY_LENGTH, Payment, ProviderCall, Refund
 from contexts.payments.providers import APPROVED, INVALID, ProviderResult, ProviderUnavailable, provider
 from integration import bus, keys, money
+from integration.arguments import id_check, items_problem, text_check, whole_number_problem
 from integration.backoff import equal_jitter
-from integration.text import text_problem
 
 Status = Payment.Status
 Doubt = Payment.Doubt
@@ -69,17 +69,6 @@ def _amount_check(amount: Decimal, currency: str, *, field: str = "amount") -> N
         raise ValidationError({field: [f"An amount is less than {AMOUNT_LIMIT:,}."]})
 
 
-def _text_check(field: str, value, limit: int, *, required: bool = True) -> None:
-    if problem := text_problem(value, limit, required=required):
-        raise ValidationError({field: [problem]})
-
-
-def _id_check(**ids) -> None:
-    for field, value in ids.items():
-        if not isinstance(value, uuid.UUID):
-            raise ValidationError({field: ["A UUID."]})
-
-
 MAX_INVOICE_LINES = 500
 
 
@@ -87,18 +76,14 @@ def _invoice_lines_check(lines: Sequence[InvoiceLineData], amount: Decimal, curr
     """Lines for the invoice, as stored: InvoiceLineData adding up to the amount authorized."""
     if not lines:
         return []
-    if isinstance(lines, str | bytes | Mapping) or not isinstance(lines, Sequence):
-        raise ValidationError({"invoice_lines": ["A sequence of InvoiceLineData."]})
-    if len(lines) > MAX_INVOICE_LINES:
-        raise ValidationError({"invoice_lines": [f"At most {MAX_INVOICE_LINES} lines."]})
+    if problem := items_problem(lines, InvoiceLineData, max_items=MAX_INVOICE_LINES):
+        raise ValidationError({"invoice_lines": [problem]})
     stored, total = [], Decimal("0")
     for line in lines:
-        if not isinstance(line, InvoiceLineData):
-            raise ValidationError({"invoice_lines": ["A sequence of InvoiceLineData."]})
-        _text_check("invoice_lines.description", line.description, 200)
+        text_check("invoice_lines.description", line.description, 200)
         quantity = line.quantity
-        if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= 1_000_000:
-            raise ValidationError({"invoice_lines.quantity": ["A whole number from 1 to 1000000."]})
+        if problem := whole_number_problem(quantity, low=1, high=1_000_000):
+            raise ValidationError({"invoice_lines.quantity": [problem]})
         money.amount_validate(amount=line.unit_amount, currency=currency, places=AMOUNT_PLACES)
         if not 0 <= line.unit_amount < AMOUNT_LIMIT:
             raise ValidationError({"invoice_lines.unit_amount": [f"From 0 to less than {AMOUNT_LIMIT:,}."]})
@@ -117,8 +102,8 @@ def _billing_address_check(address: Mapping[str, str] | None) -> dict:
     if not isinstance(address, Mapping) or len(address) > 20:
         raise ValidationError({"billing_address": ["At most 20 text fields."]})
     for name, value in address.items():
-        _text_check("billing_address", name, 40)
-        _text_check(f"billing_address.{name}", value, 300, required=False)
+        text_check("billing_address", name, 40)
+        text_check(f"billing_address.{name}", value, 300, required=False)
     return dict(address)
 
 
@@ -224,9 +209,9 @@ def payment_authorize(
     billing_address: Mapping[str, str] | None = None,
 ) -> Payment:
     _key_check(key)
-    _id_check(order_id=order_id, user_id=user_id)
+    id_check(order_id=order_id, user_id=user_id)
     _amount_check(amount, currency)
-    _text_check("payment_method", payment_method, 100)
+    text_check("payment_method", payment_method, 100)
     lines = _invoice_lines_check(invoice_lines, amount, currency)
     address = _billing_address_check(billing_address)
     request = {
@@ -490,8 +475,8 @@ def payment_refund(
     *, key: str, payment_id: uuid.UUID, amount: Decimal, reason: str, actor: str = ""
 ) -> Refund:
     _key_check(key)
-    _text_check("reason", reason, 300)
-    _text_check("actor", actor, 200, required=False)
+    text_check("reason", reason, 300)
+    text_check("actor", actor, 200, required=False)
     with transaction.atomic():
         payment = _locked(payment_id)
         outcome = _refund_locked(payment, key, amount, reason, actor)

@@ -1,5 +1,6 @@
 """Operator screens for shipping: shipments with their lines and tracking timeline, an operator's
-tracking event (held to the lifecycle like any other change), and cancelling.
+tracking event (held to the lifecycle like any other change), cancelling, and the create requests the
+carrier refused.
 
 Shipments are never edited field by field: every change goes through the services, so the admin
 publishes the same events and obeys the same transition table as the API and the webhooks. A change
@@ -21,7 +22,15 @@ from django.utils.html import format_html
 from contexts.shipping import services
 from contexts.shipping.data import ShippingError
 from contexts.shipping.lifecycle import TRACKING_STATUSES, TRANSITIONS
-from contexts.shipping.models import LOCATION_LENGTH, Shipment, ShipmentLine, Status, TrackingEvent
+from contexts.shipping.models import (
+    LOCATION_LENGTH,
+    Shipment,
+    ShipmentLine,
+    ShipmentRefusal,
+    Status,
+    TrackingEvent,
+)
+from integration.admin_selection import SelectedIdsChecked
 
 
 def _admin_actor(request) -> str:
@@ -52,7 +61,7 @@ class TrackingEventInline(_ReadOnlyInline):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(admin.ModelAdmin):
+class ShipmentAdmin(SelectedIdsChecked, admin.ModelAdmin):
     list_display = (
         "id",
         "status",
@@ -184,6 +193,26 @@ class ShipmentAdmin(admin.ModelAdmin):
             "title": f"Add a tracking event to {shipment}",
         }
         return TemplateResponse(request, "shipping/admin/add_tracking_event.html", context)
+
+
+@admin.register(ShipmentRefusal)
+class ShipmentRefusalAdmin(admin.ModelAdmin):
+    """Create requests the carrier refused (an address it cannot deliver to), kept under their keys."""
+
+    list_display = ("created_at", "key", "order_id", "carrier", "carrier_code")
+    list_filter = ("carrier", "carrier_code")
+    search_fields = ("key", "=order_id", "=user_id")
+    readonly_fields = [f.name for f in ShipmentRefusal._meta.fields]
+    list_per_page = 50
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a key names its request for good
 
 
 class TrackingEventForm(forms.Form):

@@ -2,10 +2,12 @@
 
 Every function is an operation of the service interface (integration.services). Create and cancel are
 idempotent by `key`: calling again with the same key returns the same shipment without a second carrier
-call, and a carrier's refusal is raised again. Errors are the shipping context's own: business ones
-(AddressRejected, ShipmentRejected, ShipmentNotCancellable, ShipmentKeyConflict, ShipmentNotFound) mean
-compensate or tell the customer; ShippingCarrierUnavailable is transient and means retry with the same
-key. Invalid arguments (an address without a postal code, no lines) are Django's ValidationError.
+call, and a carrier's refusal is raised again (it is kept under the key, so the key goes on naming that
+request: another request under it is a ShipmentKeyConflict). Errors are the shipping context's own:
+business ones (AddressRejected, ShipmentRejected, ShipmentNotCancellable, ShipmentKeyConflict,
+ShipmentNotFound) mean compensate or tell the customer; ShippingCarrierUnavailable is transient and
+means retry with the same key. Invalid arguments (an address without a postal code, no lines, an id
+that is no UUID, a dict where a DTO is due) are Django's ValidationError naming the field.
 """
 
 import uuid
@@ -61,7 +63,10 @@ def shipment_create(
     """Create the shipment of `lines` to `address` under `key` (e.g. "<saga_id>:ship") and buy its label:
     status `label_purchased`, with a tracking number and an estimated delivery. `service_level` is
     "standard" or "express". AddressRejected when the carrier cannot deliver there (the sandbox: postal
-    code 00000); ShippingCarrierUnavailable leaves the shipment `created` until a retry with the key."""
+    code 00000): the refusal is kept under the key, so the same request is refused again and another
+    one under the key is a ShipmentKeyConflict. ShippingCarrierUnavailable leaves the shipment
+    `created` until a retry with the key. ValidationError (naming the field) for an argument of the
+    wrong type or shape: ids are UUIDs, `address` an AddressData, `lines` 1-500 ShipmentLineData."""
     shipment = _services.shipment_create(
         key=key,
         order_id=order_id,

@@ -74,7 +74,9 @@ class ShipmentNotFound(ShippingError, NotFound):
     shipment_id: uuid.UUID | None
 
     def __init__(self, *, shipment_id: uuid.UUID | None):
-        super().__init__(f"No shipment {shipment_id}.", shipment_id=shipment_id)
+        # None: the id asked for is no UUID at all, so it names no shipment either.
+        detail = f"No shipment {shipment_id}." if shipment_id is not None else "No shipment has this id."
+        super().__init__(detail, shipment_id=shipment_id)
 
 
 class ShipmentKeyConflict(ShippingError, Conflict):

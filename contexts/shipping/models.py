@@ -18,6 +18,9 @@ CARRIER_LENGTH = 40
 TRACKING_NUMBER_LENGTH = 40
 EVENT_ID_LENGTH = 200
 LOCATION_LENGTH = 200
+ACTOR_LENGTH = 200
+CARRIER_CODE_LENGTH = 100
+REFUSAL_MESSAGE_LENGTH = 300
 
 
 class Status(models.TextChoices):
@@ -111,7 +114,7 @@ class TrackingEvent(models.Model):
     location = models.CharField(max_length=LOCATION_LENGTH, blank=True)
     occurred_at = models.DateTimeField()
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.CARRIER)
-    actor = models.CharField(max_length=200, blank=True)  # who entered it, for staff entries
+    actor = models.CharField(max_length=ACTOR_LENGTH, blank=True)  # who entered it, for staff entries
     received_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -124,3 +127,27 @@ class TrackingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class ShipmentRefusal(models.Model):
+    """A create request the carrier refused, kept under its key instead of a shipment: the key goes on
+    naming that request, so the same request gets the same refusal again (without asking the carrier)
+    and another request under the key is a ShipmentKeyConflict, as a declined payment stays under its
+    key. A key is in this table or in Shipment, never both."""
+
+    key = models.CharField(max_length=KEY_LENGTH, unique=True)
+    order_id = models.UUIDField(db_index=True)
+    user_id = models.UUIDField()
+    address = models.JSONField(decoder=StorableJSONDecoder)  # as a shipment's
+    lines = models.JSONField()  # [[sku, quantity], ...] in the request's order
+    service_level = models.CharField(max_length=20, choices=ServiceLevel.choices)
+    carrier = models.CharField(max_length=CARRIER_LENGTH)
+    carrier_code = models.CharField(max_length=CARRIER_CODE_LENGTH)  # e.g. "address_rejected"
+    message = models.CharField(max_length=REFUSAL_MESSAGE_LENGTH, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.key} refused ({self.carrier_code})"

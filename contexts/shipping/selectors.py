@@ -12,6 +12,7 @@ from contexts.shipping.data import (
     TrackingEventData,
 )
 from contexts.shipping.models import Shipment
+from integration.arguments import id_check
 
 
 def _with_details() -> QuerySet[Shipment]:
@@ -48,6 +49,7 @@ def shipment_data(shipment: Shipment) -> ShipmentData:
 
 
 def shipment_get(*, shipment_id: uuid.UUID) -> Shipment:
+    id_check(shipment_id=shipment_id)
     shipment = _with_details().filter(pk=shipment_id).first()
     if shipment is None:
         raise ShipmentNotFound(shipment_id=shipment_id)
@@ -76,4 +78,5 @@ def shipments_of_user(*, user_id: uuid.UUID, order_id: uuid.UUID | None = None) 
 
 
 def shipments_for_order(*, order_id: uuid.UUID) -> list[Shipment]:
+    id_check(order_id=order_id)
     return list(_with_details().filter(order_id=order_id).order_by("created_at", "id"))

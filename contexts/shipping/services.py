@@ -20,11 +20,13 @@ from django.utils import timezone
 from contexts.shipping import events
 from contexts.shipping.carriers import (
     ADDRESS_REJECTED,
+    CARRIER_CLOCK_SKEW,
     Carrier,
     CarrierRejected,
     CarrierUnavailable,
     TrackingUpdate,
     carrier,
+    occurred_at_problem,
 )
 from contexts.shipping.data import (
     AddressData,
@@ -39,18 +41,23 @@ from contexts.shipping.data import (
 )
 from contexts.shipping.lifecycle import TRACKING_STATUSES, can_move
 from contexts.shipping.models import (
+    ACTOR_LENGTH,
+    CARRIER_CODE_LENGTH,
     KEY_LENGTH,
     LOCATION_LENGTH,
+    REFUSAL_MESSAGE_LENGTH,
     ServiceLevel,
     Shipment,
     ShipmentLine,
+    ShipmentRefusal,
     Status,
     TrackingEvent,
 )
 from integration import address as addresses
 from integration import bus, keys, webhooks
+from integration.arguments import id_check, items_problem, text_check, whole_number_problem
 from integration.logging import get_logger
-from integration.text import text_problem
+from integration.text import replace_unstorable, text_problem
 
 log = get_logger("contexts.shipping")
 
@@ -86,6 +93,8 @@ def _key_check(key: str) -> None:
 def _address_check(address: AddressData) -> dict[str, str]:
     """The address as stored (its country in capitals), held to the rules the API's address serializer
     applies (integration.address), so what a shipment shows always matches the schema."""
+    if not isinstance(address, AddressData):
+        raise ValidationError({"address": ["An AddressData."]})
     fields = {name: getattr(address, name) for name in addresses.FIELDS}
     errors = {}
     for name, value in fields.items():
@@ -107,22 +116,26 @@ def _address_check(address: AddressData) -> dict[str, str]:
 
 
 def _lines_check(lines: Sequence[ShipmentLineData]) -> list[tuple[str, int]]:
-    if not lines or len(lines) > MAX_LINES:
-        raise ValidationError({"lines": [f"A shipment carries 1-{MAX_LINES} lines."]})
+    problem = items_problem(lines, ShipmentLineData, max_items=MAX_LINES)
+    if problem or not lines:
+        raise ValidationError({"lines": [problem or f"A shipment carries 1-{MAX_LINES} lines."]})
     errors = {}
     for i, line in enumerate(lines):
-        problem = text_problem(line.sku, 64, required=True)
-        if problem:
+        if problem := text_problem(line.sku, 64, required=True):
             errors[f"lines[{i}].sku"] = [problem]
-        quantity = line.quantity
-        if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
-            errors[f"lines[{i}].quantity"] = [f"A quantity is 1-{MAX_QUANTITY:,}."]
+        if problem := whole_number_problem(line.quantity, low=1, high=MAX_QUANTITY):
+            errors[f"lines[{i}].quantity"] = [problem]
     skus = [line.sku for line in lines]
     if not errors and len(set(skus)) != len(skus):
         errors["lines"] = ["Each SKU appears on one line."]
     if errors:
         raise ValidationError(errors)
     return [(line.sku, line.quantity) for line in lines]
+
+
+def _service_level_check(service_level: str) -> None:
+    if not isinstance(service_level, str) or service_level not in ServiceLevel.values:
+        raise ValidationError({"service_level": [f"One of: {', '.join(ServiceLevel.values)}."]})
 
 
 def _locked(shipment_id: uuid.UUID) -> Shipment:
@@ -169,10 +182,10 @@ def shipment_create(
     service_level: str = ServiceLevel.STANDARD,
 ) -> Shipment:
     _key_check(key)
+    id_check(order_id=order_id, user_id=user_id)
     fields = _address_check(address)
     wanted_lines = _lines_check(lines)
-    if service_level not in ServiceLevel.values:
-        raise ValidationError({"service_level": [f"One of: {', '.join(ServiceLevel.values)}."]})
+    _service_level_check(service_level)
     request = {"order_id": order_id, "user_id": user_id, "address": fields, "service_level": service_level}
     error = None
     with transaction.atomic():
@@ -180,18 +193,59 @@ def shipment_create(
             key=key, defaults={**request, "carrier": carrier().name}
         )
         if created:
+            refusal = ShipmentRefusal.objects.filter(key=key).first()
+            if refusal is not None:  # the carrier refused this key's request: the claim rolls back
+                raise _refused_again(refusal, request, wanted_lines)
             ShipmentLine.objects.bulk_create(
                 ShipmentLine(shipment=claimed, sku=sku, quantity=quantity) for sku, quantity in wanted_lines
             )
         shipment = _locked(claimed.pk)
         stored_lines = list(shipment.lines.order_by("id").values_list("sku", "quantity"))
-        if stored_lines != wanted_lines or any(getattr(shipment, k) != v for k, v in request.items()):
+        if _another_request(shipment, stored_lines, request, wanted_lines):
             raise ShipmentKeyConflict(key=key)
         if shipment.status == Status.CREATED:
-            error = _label_buy(shipment)
+            try:
+                error = _label_buy(shipment)
+            except ShipmentRejected as exc:
+                if not created:
+                    raise  # kept `created` after the carrier's silence: it stays, and says so again
+                _refusal_keep(shipment, exc, request, wanted_lines)
+                error = exc
     if error is not None:
         raise error
     return shipment
+
+
+def _another_request(row, stored_lines: list, request: dict, wanted_lines: list) -> bool:
+    """Whether what a key names (a shipment, or a refusal) was asked for by another request."""
+    return stored_lines != wanted_lines or any(getattr(row, name) != value for name, value in request.items())
+
+
+def _refusal_keep(shipment: Shipment, error: ShipmentRejected, request: dict, lines: list) -> None:
+    """Keep a new shipment's refusal under its key instead of the shipment, so the key goes on naming
+    that request (as a declined payment stays under its key)."""
+    shipment.delete()
+    ShipmentRefusal.objects.create(
+        key=shipment.key,
+        **request,
+        lines=[list(line) for line in lines],
+        carrier=error.carrier,
+        carrier_code=error.carrier_code,
+        message=error.detail[:REFUSAL_MESSAGE_LENGTH],
+    )
+
+
+def _refused_again(
+    refusal: ShipmentRefusal, request: dict, lines: list
+) -> ShipmentRejected | ShipmentKeyConflict:
+    if _another_request(refusal, [tuple(line) for line in refusal.lines], request, lines):
+        return ShipmentKeyConflict(key=refusal.key)
+    return _rejection(carrier=refusal.carrier, code=refusal.carrier_code, message=refusal.message)
+
+
+def _rejection(*, carrier: str, code: str, message: str) -> ShipmentRejected:
+    rejected = AddressRejected if code == ADDRESS_REJECTED else ShipmentRejected
+    return rejected(carrier=carrier, carrier_code=code, message=message)
 
 
 def _label_buy(shipment: Shipment) -> ShippingCarrierUnavailable | None:
@@ -207,8 +261,12 @@ def _label_buy(shipment: Shipment) -> ShippingCarrierUnavailable | None:
             service_level=shipment.service_level,
         )
     except CarrierRejected as exc:
-        rejected = AddressRejected if exc.code == ADDRESS_REJECTED else ShipmentRejected
-        raise rejected(carrier=adapter.name, carrier_code=exc.code, message=exc.message) from None
+        # In the carrier's words, as much of them as the refusal's record holds.
+        raise _rejection(
+            carrier=adapter.name,
+            code=replace_unstorable(exc.code)[:CARRIER_CODE_LENGTH],
+            message=replace_unstorable(exc.message)[:REFUSAL_MESSAGE_LENGTH],
+        ) from None
     except CarrierUnavailable as exc:
         log.warning("shipping.label_in_doubt", shipment_id=str(shipment.id), reason=exc.reason)
         return ShippingCarrierUnavailable(shipment_id=shipment.id, operation="create", reason=exc.reason)
@@ -240,6 +298,7 @@ def shipment_cancel(*, key: str, shipment_id: uuid.UUID) -> Shipment:
     """Cancel a shipment not yet with the carrier (`created` or `label_purchased`), voiding its label;
     a no-op for one already cancelled. ShipmentNotCancellable from `in_transit` on."""
     _key_check(key)
+    id_check(shipment_id=shipment_id)
     with transaction.atomic():
         shipment = _locked(shipment_id)
         if Shipment.objects.filter(cancel_key=key).exclude(pk=shipment.pk).exists():
@@ -294,8 +353,11 @@ def _label_void(shipment: Shipment, key: str) -> None:
 
 def tracking_update_receive(*, carrier_name: str, update: TrackingUpdate) -> str:
     """Record a carrier's tracking update (a verified webhook delivery). Returns the outcome: APPLIED,
-    RECORDED, DUPLICATE or IGNORED. Never refuses: an update the lifecycle does not allow (late, or
-    for a cancelled shipment) goes into the timeline at its time and the status stays."""
+    RECORDED, DUPLICATE or IGNORED. Refuses (ValidationError) only a time outside occurred_at_problem's
+    window, which the carriers' parse_tracking_update refuses first; an update the lifecycle does not
+    allow (late, or for a cancelled shipment) goes into the timeline at its time and the status stays."""
+    if problem := occurred_at_problem(update.occurred_at, skew=CARRIER_CLOCK_SKEW):
+        raise ValidationError({"occurred_at": [problem]})
     with transaction.atomic():
         shipment = (
             Shipment.objects.select_for_update(of=("self",))
@@ -333,13 +395,13 @@ def tracking_event_add(
     """An operator's tracking event (a scan the carrier never reported, a phone call). Held to the
     lifecycle: one that would move the status where it may not go is ShipmentTransitionRefused, and
     nothing is recorded. Another event at the current status only joins the timeline."""
-    if status not in TRACKING_STATUSES:
+    id_check(shipment_id=shipment_id)
+    if not isinstance(status, str) or status not in TRACKING_STATUSES:
         raise ValidationError({"status": [f"One of: {', '.join(TRACKING_STATUSES)}."]})
-    if occurred_at.tzinfo is None or occurred_at > timezone.now() + CLOCK_SKEW:
-        raise ValidationError({"occurred_at": ["A time that has passed, with its time zone."]})
-    problem = text_problem(location, LOCATION_LENGTH, required=False)
-    if problem:
-        raise ValidationError({"location": [problem]})
+    if problem := occurred_at_problem(occurred_at, skew=CLOCK_SKEW):
+        raise ValidationError({"occurred_at": [problem]})
+    text_check("location", location, LOCATION_LENGTH, required=False)
+    text_check("actor", actor, ACTOR_LENGTH, required=False)
     with transaction.atomic():
         shipment = _locked(shipment_id)
         return _track(

@@ -15,16 +15,21 @@ A request body is refused with a 400 problem before any view sees it when it is:
   is one bound on a value, as the OpenAPI schema states it (JSON Schema sees values, not notations);
 * carrying NUL or a lone UTF-16 surrogate in any string or key at any depth (400 validation-error,
   `errors` naming the field): neither can be stored (see integration.text), and a lone surrogate that
-  got stored would make every later read of the row fail.
+  got stored would make every later read of the row fail;
+* naming a member twice in one object, at any depth (RFC 8259 section 4: names SHOULD be unique, and
+  which duplicate a parser keeps is unpredictable; RFC 7493, I-JSON, forbids them). Two readings of
+  one body would let a signed webhook say one thing to its signature check and another to whoever
+  reads it with a different parser, or a proxy's inspection see another body than the view.
 """
 
 import json
 import math
+from typing import Any
 
 from django.conf import settings
 from rest_framework import exceptions, parsers
 
-from integration.text import JSONTooDeep, json_unstorable
+from integration.text import JSONTooDeep, json_unstorable, replace_unstorable
 
 # The signed 64-bit range: PostgreSQL's bigint, the widest integer any column here holds.
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
@@ -55,6 +60,16 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        seen: set[str] = set()
+        twice = next(name for name, _ in pairs if name in seen or seen.add(name))
+        # Echoed in the error: repr() escapes what cannot be shown, and a long name is cut.
+        raise ValueError(f"the name {replace_unstorable(twice)[:100]!r} appears twice in one object")
+    return members
+
+
 class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         text = self._read(stream, (parser_context or {}).get("request"))
@@ -65,6 +80,7 @@ class JSONParser(parsers.JSONParser):
                 parse_constant=_reject_constant if self.strict else None,
                 parse_int=_bounded_int,
                 parse_float=_finite_float,
+                object_pairs_hook=_unique_names,
             )
         except RecursionError:
             # The decoder recurses once per level: far past JSON_MAX_DEPTH it runs out of stack first.

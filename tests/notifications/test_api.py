@@ -3,7 +3,9 @@
 import uuid
 
 import pytest
+from django.core.exceptions import ValidationError
 
+from contexts.notifications import services
 from contexts.notifications.models import Device, Notification
 from tests.notifications.conftest import UserFactory, bearer_client, login
 from tests.users.conftest import assert_problem
@@ -134,6 +136,22 @@ def test_a_token_registered_by_someone_else_moves_to_the_new_user(customer, cust
     assert list(Device.objects.filter(token="shared-tablet").values_list("user_id", flat=True)) == [
         customer.id
     ]
+
+
+@pytest.mark.parametrize(
+    "token", ["fcm\x01token", "fcm\ntoken", "fcm\x7ftoken", "fcm token", "fcm\u200btoken", "fcmé"]
+)
+def test_a_device_token_is_printable_ascii_without_spaces(customer, customer_client, token):
+    problem = assert_problem(
+        customer_client.post(DEVICES, {"token": token, "platform": "ios"}, format="json"), 400
+    )
+    assert problem["errors"] == {
+        "token": ["A push token is 1-512 printable ASCII characters without spaces."]
+    }
+    with pytest.raises(ValidationError) as caught:
+        services.device_register(user_id=customer.id, token=token, platform="ios")
+    assert "token" in caught.value.message_dict
+    assert not Device.objects.exists()
 
 
 def test_the_log_lists_the_callers_own_notifications_newest_first(customer, customer_client):

@@ -6,6 +6,7 @@ and health probes as load balancers send them. The sweeps read the endpoints fro
 configuration and the OpenAPI schema, so an endpoint added later is tried too.
 """
 
+import io
 import json
 import re
 import uuid
@@ -297,6 +298,34 @@ def test_a_lone_surrogate_is_refused_in_every_body_of_every_operation(staff):
         assert problem["errors"] == {"x\ufffd": ["A key contains U+D800.", "Text must not contain U+D800."]}
         swept += 1
     assert swept >= 6
+
+
+# --- a member named twice ------------------------------------------------------------------------------
+
+
+def test_a_member_named_twice_is_refused_in_every_body_of_every_operation(staff):
+    # Which of the two a parser keeps is not defined (RFC 8259 section 4): a body read two ways is none.
+    make_product("HOSTILE-1")
+    swept = 0
+    for method, path, operation in _operations("post", "put", "patch"):
+        if "requestBody" not in operation:
+            continue
+        body = b'{"a": {"b": 1, "c": [{"email": "x", "email": "y"}]}}'
+        problem = _assert_problem(_raw(staff, method, path, body, operation), 400, "bad-request")
+        assert "the name 'email' appears twice in one object" in problem["detail"]
+        swept += 1
+    assert swept >= 6
+
+
+def test_a_name_echoed_in_the_refusal_is_shown_safely():
+    body = b'{"x\\ud800": 1, "x\\ud800": 2}'
+    problem = _assert_problem(_raw(APIClient(), "post", "/api/v1/auth/register/", body), 400)
+    assert "the name 'x\ufffd' appears twice" in problem["detail"]
+
+
+def test_the_same_name_in_two_objects_is_ordinary_json():
+    body = b'{"a": {"x": 1}, "b": [{"x": 2}, {"x": 3}]}'
+    assert JSONParser().parse(io.BytesIO(body)) == {"a": {"x": 1}, "b": [{"x": 2}, {"x": 3}]}
 
 
 def test_a_properly_paired_surrogate_escape_is_ordinary_text():

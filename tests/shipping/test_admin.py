@@ -1,11 +1,13 @@
 """Operator screens: shipments with their timeline, an operator's tracking event held to the transition
 table (refused with an error, never a silent change), and cancelling."""
 
+import dataclasses
+
 import pytest
 
 from contexts.shipping import api
 from contexts.shipping.models import TrackingEvent
-from tests.shipping.conftest import ORDER_ID, create, deliver, published, update
+from tests.shipping.conftest import ADDRESS, ORDER_ID, create, deliver, published, update
 
 pytestmark = pytest.mark.django_db
 
@@ -68,10 +70,12 @@ def test_an_illegal_tracking_event_is_an_error_on_the_form_and_changes_nothing(a
     assert list(TrackingEvent.objects.values_list("status", flat=True)) == ["delivered"]
 
 
-def test_the_form_refuses_what_the_service_refuses(admin_client):
+@pytest.mark.parametrize("occurred_at", ["2999-01-01 00:00:00", "0001-01-01 00:00:00", "1999-12-31 23:59:59"])
+def test_the_form_refuses_what_the_service_refuses(admin_client, occurred_at):
     shipment = create()
-    response = _add_event(admin_client, shipment, "in_transit", occurred_at="2999-01-01 00:00:00")
-    assert response.status_code == 200 and b"A time that has passed" in response.content
+    response = _add_event(admin_client, shipment, "in_transit", occurred_at=occurred_at)
+    assert response.status_code == 200
+    assert b"A time from 2000-01-01 to at most 5 minute(s) past the present." in response.content
     assert not TrackingEvent.objects.exists()
     assert admin_client.get("/admin/shipping/shipment/not-a-uuid/add-event/").status_code == 404
 
@@ -93,3 +97,24 @@ def test_the_cancel_action_cancels_what_it_can_and_says_what_it_cannot(admin_cli
 
 def test_shipments_cannot_be_added_or_deleted_by_hand(admin_client):
     assert admin_client.get("/admin/shipping/shipment/add/").status_code == 403
+
+
+@pytest.mark.parametrize("not_an_id", ["not-a-uuid", "", "1\x00"])
+def test_an_action_given_something_that_is_no_id_does_nothing_and_says_so(admin_client, not_an_id):
+    shipment = create()
+    response = admin_client.post(
+        "/admin/shipping/shipment/",
+        {"action": "cancel", "_selected_action": [str(shipment.id), not_an_id]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert b"is not the id of a shipment: nothing was done." in response.content
+    assert api.shipment_get(shipment_id=shipment.id).status == "label_purchased"
+
+
+def test_the_refused_requests_are_listed_for_operators(admin_client):
+    with pytest.raises(api.AddressRejected):
+        create(key="refused:ship", address=dataclasses.replace(ADDRESS, postal_code="00000"))
+    page = admin_client.get("/admin/shipping/shipmentrefusal/", {"q": str(ORDER_ID)})
+    assert page.status_code == 200 and b"refused:ship" in page.content and b"address_rejected" in page.content
+    assert admin_client.get("/admin/shipping/shipmentrefusal/", {"q": "not-a-uuid"}).status_code == 200

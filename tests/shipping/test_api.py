@@ -70,6 +70,10 @@ def test_the_detail_is_the_callers_own_and_another_users_is_a_404(customer):
         "/api/v1/shipments/x/",
     ):
         assert_problem(client.get(path), 404)
+    assert (
+        assert_problem(client.get("/api/v1/shipments/not-a-uuid/"), 404)["detail"]
+        == "No shipment has this id."
+    )
 
 
 def test_staff_see_their_own_shipments_here_too():

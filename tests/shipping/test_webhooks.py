@@ -172,6 +172,51 @@ def test_a_signed_but_malformed_update_is_a_400_naming_the_field(change, field):
     assert not TrackingEvent.objects.exists()
 
 
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        "9999-12-31T23:59:59Z",
+        "0001-01-01T00:00:00Z",
+        "1999-12-31T23:59:59Z",
+        _iso(dt.datetime.now(dt.UTC) + dt.timedelta(days=1, hours=1)),
+    ],
+)
+def test_a_time_outside_the_window_is_a_400_naming_occurred_at_and_changes_nothing(occurred_at):
+    shipment = create()
+    response = deliver(
+        {**update(shipment.tracking_number, "w-1", "delivered", 1), "occurred_at": occurred_at}
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == {
+        "occurred_at": ["A time from 2000-01-01 to at most 1 day(s) past the present."]
+    }
+    assert not TrackingEvent.objects.exists() and not WebhookDelivery.objects.exists()
+    assert api.shipment_get(shipment_id=shipment.id).status == "label_purchased"
+
+
+def test_a_carriers_clock_may_run_hours_ahead():
+    shipment = create()
+    ahead = _iso(dt.datetime.now(dt.UTC) + dt.timedelta(hours=20))
+    response = deliver({**update(shipment.tracking_number, "w-2", "in_transit", 1), "occurred_at": ahead})
+    assert response.status_code == 200 and response.json() == {"outcome": "applied"}
+
+
+def test_a_signed_body_naming_a_field_twice_is_a_400_and_changes_nothing():
+    # Which of the two a parser keeps is not defined (RFC 8259 section 4): the signature vouches for
+    # the bytes, not for one reading of them.
+    shipment = create()
+    body = json.dumps(update(shipment.tracking_number, "d-1", "delivered", 1)).encode()
+    body = body.replace(b'"status": "delivered"', b'"status": "delivered", "status": "in_transit"')
+    response = deliver(body)
+    assert response.status_code == 400 and response["Content-Type"] == "application/problem+json"
+    assert "'status'" in response.json()["detail"]
+    assert not TrackingEvent.objects.exists() and not WebhookDelivery.objects.exists()
+
+
 def test_a_body_that_is_not_an_object_is_a_400():
     assert deliver(b"[1, 2]").status_code == 400
     assert deliver(b'"in_transit"').status_code == 400

@@ -25,6 +25,7 @@ from contexts.users import api as users
 from integration.backoff import equal_jitter
 from integration.bus.core import max_countdown
 from integration.logging import get_logger
+from integration.text import replace_unstorable
 
 log = get_logger(__name__)
 
@@ -138,8 +139,16 @@ def notify(*, event: Any, event_id: uuid.UUID, event_type: str, user_id: uuid.UU
                 try:
                     _render_into(row, template, context=context, prefs=prefs)
                 except Exception as exc:  # saved before today's checks, or a value its filters refuse
-                    row.status, row.reason = Status.FAILED, f"the template fails to render: {exc}"[:1000]
-                    log.exception("notification.render_failed", template_id=template.pk)
+                    # This row fails, with nothing rendered kept; the event's other rows are logged.
+                    reason = replace_unstorable(f"the template fails to render: {exc}")[:1000]
+                    row.status, row.reason = Status.FAILED, reason
+                    log.warning(
+                        "notification.render_failed",
+                        template_id=template.pk,
+                        channel=channel,
+                        reason=reason,
+                        exc_info=not isinstance(exc, rendering.RenderRefused),
+                    )
                 else:
                     if channel in QUIET_CHANNELS and quiet_end is not None:
                         row.status, row.next_attempt_at = Status.DELAYED, quiet_end

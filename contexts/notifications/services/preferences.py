@@ -5,7 +5,15 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from contexts.notifications.data import CHANNELS, EMAIL, DeviceNotFound, Preferences, timezone_names
+from contexts.notifications.data import (
+    CHANNELS,
+    EMAIL,
+    DeviceNotFound,
+    Preferences,
+    device_token_problem,
+    language_tag_problem,
+    timezone_names,
+)
 from contexts.notifications.models import Device, Preference
 
 
@@ -21,8 +29,8 @@ def _channel_errors(name: str, channels: tuple[str, ...]) -> list[str]:
 
 def preferences_set(*, user_id: uuid.UUID, preferences: Preferences) -> Preferences:
     """Replace the user's preferences. ValidationError (a 400) if transactional messages would not go
-    by email (that cannot be switched off), a channel is unknown or repeated, or the quiet hours name
-    no IANA time zone or have no length."""
+    by email (that cannot be switched off), a channel is unknown or repeated, the quiet hours name no
+    IANA time zone or have no length, or the locale is no language tag (data.LANGUAGE_TAG)."""
     errors: dict[str, list[str]] = {}
     for name in ("transactional", "marketing"):
         found = _channel_errors(name, getattr(preferences, name))
@@ -40,6 +48,8 @@ def preferences_set(*, user_id: uuid.UUID, preferences: Preferences) -> Preferen
             ]
         if quiet.start == quiet.end:
             errors["quiet_hours.end"] = ["Quiet hours must end at another time than they start."]
+    if problem := language_tag_problem(preferences.locale):
+        errors["locale"] = [problem]
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -62,7 +72,13 @@ def preferences_set(*, user_id: uuid.UUID, preferences: Preferences) -> Preferen
 def device_register(*, user_id: uuid.UUID, token: str, platform: str) -> tuple[Device, bool]:
     """Register a push token for the user: (device, created). A token already registered to the user
     is returned as it is; one registered to someone else (a shared device, a new login) moves to this
-    user, since a token addresses one app install and whoever uses it now."""
+    user, since a token addresses one app install and whoever uses it now (as FCM and APNs tokens do
+    when a device changes hands). ValidationError for a token that is no push token
+    (data.device_token_problem) or an unknown platform."""
+    if problem := device_token_problem(token):
+        raise ValidationError({"token": [problem]})
+    if platform not in Device.Platform.values:
+        raise ValidationError({"platform": [f"One of: {', '.join(Device.Platform.values)}."]})
     for attempt in range(2):
         try:
             with transaction.atomic():

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
 
@@ -25,6 +26,23 @@ from contexts.shipping.lifecycle import TRACKING_STATUSES
 from contexts.shipping.models import EVENT_ID_LENGTH, LOCATION_LENGTH, TRACKING_NUMBER_LENGTH
 
 ADDRESS_REJECTED = "address_rejected"  # the carrier's code for an address it cannot deliver to
+
+# A tracking event happened in a window: not before EARLIEST_EVENT (no parcel of ours is older), and
+# not later than our clock plus a skew. A carrier's clock, or its handling of time zones, may be hours
+# off, so its skew is a day; an operator's entry is held closer (services.CLOCK_SKEW).
+EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+CARRIER_CLOCK_SKEW = dt.timedelta(days=1)
+
+
+def occurred_at_problem(value: Any, *, skew: dt.timedelta) -> str | None:
+    """Why `value` is not when a tracking event can have happened (an aware datetime from
+    EARLIEST_EVENT to `skew` past the present), or None if it can."""
+    if not isinstance(value, dt.datetime) or value.tzinfo is None:
+        return "A date and time with its time zone."
+    if not EARLIEST_EVENT <= value <= timezone.now() + skew:
+        ahead = f"{skew.days} day(s)" if skew.days else f"{skew.seconds // 60} minute(s)"
+        return f"A time from {EARLIEST_EVENT:%Y-%m-%d} to at most {ahead} past the present."
+    return None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -97,7 +115,8 @@ WEBHOOK_TEXT_FIELDS = {
 
 def parse_tracking_update(data: Any) -> TrackingUpdate:
     """The body above as a TrackingUpdate. ValidationError naming each bad field: a missing or blank id
-    or tracking number, text too long, a status that is not a carrier status, a time without an offset."""
+    or tracking number, text too long, a status that is not a carrier status, a time without an offset
+    or outside the window of occurred_at_problem (a day of clock skew)."""
     if not isinstance(data, dict):
         raise ValidationError("A tracking update is a JSON object.")
     errors: dict[str, list[str]] = {}
@@ -114,6 +133,8 @@ def parse_tracking_update(data: Any) -> TrackingUpdate:
     occurred_at = _aware_datetime(data.get("occurred_at"))
     if occurred_at is None:
         errors["occurred_at"] = ["An ISO 8601 date and time with its UTC offset, e.g. 2025-03-01T09:30:00Z."]
+    elif problem := occurred_at_problem(occurred_at, skew=CARRIER_CLOCK_SKEW):
+        errors["occurred_at"] = [problem]
     if errors:
         raise ValidationError(errors)
     return TrackingUpdate(
