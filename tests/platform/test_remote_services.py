@@ -345,3 +345,12 @@ def test_the_settings_of_extracted_contexts_are_checked(settings):
     assert "CONTEXTS_REMOTE['payments'] is not an http(s) URL" in messages
     assert "'payments' is both served here" in messages
     assert "CONTEXTS_READY_REQUIRED names 'shipping'" in messages
+
+
+def test_internal_calls_over_plain_http_are_not_refused_for_want_of_https(client, settings):
+    # Production redirects (and refuses writes over) plain HTTP; internal calls inside the deployment's
+    # network are exempt, and still need their token.
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.post("/internal/probe/probe_echo/", {"text": "x"}, content_type="application/json")
+    assert response.status_code == 401
+    assert client.post("/api/v1/auth/token/", {}).status_code == 403  # the public API is not exempt
