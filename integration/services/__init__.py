@@ -130,6 +130,8 @@ def operation(context: str, *, read: bool = False) -> Callable[[F], F]:
 
     def register(fn: F) -> F:
         op = _describe(context, fn, read=read)
+        if op.name == "ready":  # /internal/<context>/ready/ is the context's readiness probe
+            raise RegistryError(f"{op.qualified_name}: 'ready' is reserved; name it <entity>_<action>")
         if op.read and op.keyed:
             raise RegistryError(f"{op.qualified_name}: a read has no idempotency key; drop read=True or key")
         key = (context, op.name)

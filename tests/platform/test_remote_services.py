@@ -294,6 +294,12 @@ def test_every_context_operation_is_a_read_or_a_keyed_command():
         def probe_both(*, key: str) -> str:
             return key
 
+    with pytest.raises(services.RegistryError, match="'ready' is reserved"):
+
+        @services.operation("probe", read=True)
+        def ready() -> bool:
+            return True
+
 
 # --- readiness ----------------------------------------------------------------------------------------
 
