@@ -439,6 +439,23 @@ SERVICES = {
     # remote call would: on in the test settings, so nothing unserialisable creeps into an interface.
     "CODEC_ROUND_TRIP": env.bool("SERVICES_CODEC_ROUND_TRIP", default=False),
 }
+# Extracted contexts (integration.services.remote). CONTEXTS_REMOTE: the contexts this process calls over
+# HTTP, by base URL (JSON: {"payments": "http://payments:8000"}); each is the resilience dependency
+# "context-<name>" (timeouts, retries, breaker: RESILIENCE_DEPENDENCIES). CONTEXTS_SERVED: the contexts
+# whose api this process serves at /internal/<context>/<function>/ (comma-separated; unset: every
+# context that is not remote). CONTEXTS_READY_REQUIRED: remote contexts without which /ready is 503
+# (any other one that is unreachable leaves it 200, "degraded").
+CONTEXTS_REMOTE = env.json("CONTEXTS_REMOTE", default={})
+CONTEXTS_SERVED = env.list("CONTEXTS_SERVED", default=None)
+CONTEXTS_READY_REQUIRED = env.list("CONTEXTS_READY_REQUIRED", default=[])
+# The secret every process of the deployment signs and checks service tokens with (comma-separated
+# while rotating: the first signs). The embedded default is public; `check --deploy` refuses it.
+SERVICE_TOKEN_SECRET = env("SERVICE_TOKEN_SECRET", default="dev-only-service-token-secret")
+# A token is made per call: it need only outlive the trip and clock skew between hosts.
+SERVICE_TOKEN_TTL_SECONDS = env.int("SERVICE_TOKEN_TTL_SECONDS", default=60)
+# Internal calls travel inside the deployment's network, often over plain HTTP: a POST there must not be
+# refused for want of HTTPS (integration.edge.middleware.HttpsWritesMiddleware).
+SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^internal/"]
 
 # --- The event bus ---------------------------------------------------------------------------------
 BUS = {

@@ -12,6 +12,8 @@ admin.site.password_change = password_change_limited(admin.site.password_change)
 
 urlpatterns = [
     path("", include("integration.edge.urls")),
+    # Each served context's api for other processes of the deployment (service token; not in the schema).
+    path("", include("integration.edge.internal")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("contexts.users.urls")),
     path("api/v1/", include("contexts.catalog.urls")),

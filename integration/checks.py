@@ -3,7 +3,8 @@
 from django.conf import settings
 from django.core import checks
 
-from integration import webhooks
+from integration import services, webhooks
+from integration.services import auth, remote
 
 
 @checks.register(checks.Tags.caches, deploy=True)
@@ -55,6 +56,17 @@ def shared_services(app_configs, **kwargs):
                     id="integration.E003",
                 )
             )
+    service_secrets = auth.secrets()
+    if not service_secrets or any(s.startswith("dev-only-") for s in service_secrets):
+        problems.append(
+            checks.Error(
+                "SERVICE_TOKEN_SECRET is empty or the public development secret: anyone could call "
+                "the internal endpoints of every context.",
+                hint="Set SERVICE_TOKEN_SECRET to one random secret shared by the deployment's processes "
+                "(comma-separated while rotating: the first signs).",
+                id="integration.E005",
+            )
+        )
     if settings.CELERY_TASK_ALWAYS_EAGER:
         problems.append(
             checks.Warning(
@@ -69,6 +81,46 @@ def shared_services(app_configs, **kwargs):
                 "The database is SQLite.",
                 hint="Set DATABASE_URL to PostgreSQL: row locks (SELECT ... FOR UPDATE) protect stock.",
                 id="integration.W002",
+            )
+        )
+    return problems
+
+
+@checks.register()
+def extracted_contexts(app_configs, **kwargs):
+    """CONTEXTS_REMOTE, CONTEXTS_SERVED and CONTEXTS_READY_REQUIRED name known contexts, consistently."""
+    problems = []
+    known = set(services.contexts())
+    configured = getattr(settings, "CONTEXTS_REMOTE", None) or {}
+    if not isinstance(configured, dict):
+        configured = {}
+        problems.append(checks.Error("CONTEXTS_REMOTE is a JSON object", id="integration.E006"))
+    served = set(remote.served_contexts())
+    for context, url in sorted(configured.items()):
+        if context not in known:
+            problems.append(
+                checks.Error(f"CONTEXTS_REMOTE names {context!r}, which has no api", id="integration.E006")
+            )
+        if not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+            problems.append(
+                checks.Error(f"CONTEXTS_REMOTE[{context!r}] is not an http(s) URL", id="integration.E006")
+            )
+        if context in served:
+            problems.append(
+                checks.Error(
+                    f"{context!r} is both served here (CONTEXTS_SERVED) and remote (CONTEXTS_REMOTE)",
+                    id="integration.E006",
+                )
+            )
+    for context in sorted(served - known):
+        problems.append(
+            checks.Error(f"CONTEXTS_SERVED names {context!r}, which has no api", id="integration.E006")
+        )
+    for context in sorted(set(remote.ready_required()) - set(configured)):
+        problems.append(
+            checks.Error(
+                f"CONTEXTS_READY_REQUIRED names {context!r}, which is not in CONTEXTS_REMOTE",
+                id="integration.E006",
             )
         )
     return problems

@@ -62,3 +62,26 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     worker.stop()
     with django_db_blocker.unblock():
         wait_for_other_sessions_to_close()
+
+
+@pytest.fixture(scope="session")
+def services_server(django_db_setup, django_db_blocker):
+    """This project under gunicorn (2 sync workers) against the test database, serving every context's
+    api at /internal/: the other side of the calls a test makes with CONTEXTS_REMOTE pointing at it."""
+    import os
+
+    from tests.processes import Gunicorn
+    from tests.worker import database_url, wait_for_other_sessions_to_close
+
+    with django_db_blocker.unblock():
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": database_url(),
+            "LOG_LEVEL": "WARNING",
+        }
+    server = Gunicorn(env, workers=2).wait_ready()
+    yield server
+    server.stop()
+    with django_db_blocker.unblock():
+        wait_for_other_sessions_to_close()

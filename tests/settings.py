@@ -5,7 +5,7 @@ from kombu import Exchange, Queue
 from config.settings import *  # noqa: F403
 from config.settings import CELERY_TASK_QUEUES, CELERY_TASK_ROUTES, INSTALLED_APPS
 
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.busapp", "tests.idemapp"]
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.busapp", "tests.idemapp", "tests.remoteapp"]
 ROOT_URLCONF = "tests.urls"
 # The test app's handlers consume from their own queue, like a context's.
 CELERY_TASK_QUEUES = [

@@ -54,20 +54,20 @@ __all__ = [
 ]
 
 
-@interface.operation("catalog")
+@interface.operation("catalog", read=True)
 def product_get(*, sku: str) -> ProductData:
     """An active product. ProductNotFound if the SKU is unknown or deactivated."""
     return _selectors.product_data(_selectors.product_get(sku=sku))
 
 
-@interface.operation("catalog")
+@interface.operation("catalog", read=True)
 def products_price(*, skus: Sequence[str]) -> tuple[PriceData, ...]:
     """Unit prices of the given SKUs (in that order), in one query. ProductNotFound lists the unknown or
     inactive ones."""
     return tuple(_selectors.products_price(skus=skus))
 
 
-@interface.operation("catalog")
+@interface.operation("catalog", read=True)
 def stock_level(*, sku: str) -> StockLevel:
     """A SKU's on hand, reserved and available units. ProductNotFound if the SKU has no stock row."""
     stock = _selectors.stock_get(sku=sku)

@@ -117,19 +117,19 @@ def payment_refund(
     return _selectors.refund_data(refund)
 
 
-@interface.operation("payments")
+@interface.operation("payments", read=True)
 def payment_get(*, payment_id: uuid.UUID) -> PaymentData:
     """A payment. PaymentNotFound if there is none with this id."""
     return _selectors.payment_data(_selectors.payment_get(payment_id=payment_id))
 
 
-@interface.operation("payments")
+@interface.operation("payments", read=True)
 def payments_for_order(*, order_id: uuid.UUID) -> tuple[PaymentData, ...]:
     """An order's payments, oldest first."""
     return tuple(_selectors.payment_data(p) for p in _selectors.payments_for_order(order_id=order_id))
 
 
-@interface.operation("payments")
+@interface.operation("payments", read=True)
 def payment_invoice(*, payment_id: uuid.UUID) -> InvoiceData:
     """The invoice issued when the payment was captured. InvoiceNotFound before capture;
     PaymentNotFound if there is no such payment."""

@@ -86,13 +86,13 @@ def shipment_cancel(*, key: str, shipment_id: uuid.UUID) -> ShipmentData:
     return _selectors.shipment_data(_selectors.shipment_get(shipment_id=shipment.id))
 
 
-@interface.operation("shipping")
+@interface.operation("shipping", read=True)
 def shipment_get(*, shipment_id: uuid.UUID) -> ShipmentData:
     """A shipment with its lines and tracking timeline. ShipmentNotFound if there is none with this id."""
     return _selectors.shipment_data(_selectors.shipment_get(shipment_id=shipment_id))
 
 
-@interface.operation("shipping")
+@interface.operation("shipping", read=True)
 def shipments_for_order(*, order_id: uuid.UUID) -> tuple[ShipmentData, ...]:
     """An order's shipments, oldest first (none: an empty tuple)."""
     return tuple(_selectors.shipment_data(s) for s in _selectors.shipments_for_order(order_id=order_id))

@@ -26,32 +26,32 @@ __all__ = [
 ]
 
 
-@interface.operation("users")
+@interface.operation("users", read=True)
 def user_get(*, user_id: uuid.UUID) -> UserDTO:
     """The user's profile, preferences and roles."""
     return _selectors.user_dto(_selectors.user_get(user_id=user_id))
 
 
-@interface.operation("users")
+@interface.operation("users", read=True)
 def user_contact(*, user_id: uuid.UUID) -> UserContact:
     """Where and how to reach the user (email, phone, locale) and whether marketing is allowed."""
     return _selectors.user_contact(_selectors.user_get(user_id=user_id))
 
 
-@interface.operation("users")
+@interface.operation("users", read=True)
 def user_is_active(*, user_id: uuid.UUID) -> bool:
     """False for a deactivated account; UserNotFound if there is none."""
     return _selectors.user_get(user_id=user_id).is_active
 
 
-@interface.operation("users")
+@interface.operation("users", read=True)
 def user_has_role(*, user_id: uuid.UUID, role: str) -> bool:
     """Whether the user currently holds `role` ("customer", "staff"), beyond what an older token says."""
     user = _selectors.user_get(user_id=user_id)
     return user.is_active and role in user.roles
 
 
-@interface.operation("users")
+@interface.operation("users", read=True)
 def user_tokens_valid_after(*, user_id: uuid.UUID) -> dt.datetime | None:
     """Tokens of the user issued before this instant are revoked (None: no revocation yet).
 

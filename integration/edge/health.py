@@ -1,5 +1,11 @@
 """Liveness and readiness. Liveness checks nothing but the process; readiness checks what serving needs.
 
+Readiness includes each extracted context this process calls (CONTEXTS_REMOTE), as a check named
+after its dependency ("context-payments"): the serving process's own readiness for that context,
+asked through the resilient client (so an open breaker answers at once). An unreachable context listed
+in CONTEXTS_READY_REQUIRED makes the process not ready (503); any other is reported `degraded` and
+the process stays ready (200, status "degraded"): what does not need that context still works.
+
 Both answer GET and HEAD (RFC 9110 section 9.3.2: HEAD is GET without the body, which the server
 drops; load balancers probe with either); any other method is a 405 problem with `Allow: GET, HEAD`.
 They are exempt from CSRF, which would otherwise answer a POST with a 403 before the method check.
@@ -21,6 +27,7 @@ from kombu import Connection
 from integration.bus import outbox_lag_seconds
 from integration.edge.problems import problem_response
 from integration.logging import get_logger
+from integration.services import remote
 from integration.worker import tasks_run_eagerly
 
 log = get_logger(__name__)
@@ -66,9 +73,26 @@ CHECKS: dict[str, Callable[[], str]] = {
 }
 
 
-def run_checks() -> dict[str, dict]:
+def _remote_checks() -> dict[str, tuple[Callable[[], str], str]]:
+    """{check name: (check, status when it fails)} for each context this process calls over HTTP."""
+    required = set(remote.ready_required())
+    return {
+        remote.dependency(context): (
+            lambda context=context: remote.ready_probe(context),
+            "down" if context in required else "degraded",
+        )
+        for context in sorted(remote.remote_contexts())
+    }
+
+
+def run_checks(*, include_remote: bool = True) -> dict[str, dict]:
+    """Each check's result; with `include_remote`, the remote contexts' too (integration.edge.internal asks
+    for this process's own checks only: a context served here must not wait on its callers)."""
+    checks = {name: (check, "down") for name, check in CHECKS.items()}
+    if include_remote:
+        checks.update(_remote_checks())
     results = {}
-    for name, check in CHECKS.items():
+    for name, (check, failed) in checks.items():
         started = time.perf_counter()
         try:
             status = check()
@@ -76,7 +100,7 @@ def run_checks() -> dict[str, dict]:
         except Exception as exc:  # a readiness probe reports every failure, it never raises
             # The probe is public: it names the kind of failure; hosts and users go to the log only.
             log.warning("ready.check_failed", check=name, error=f"{type(exc).__name__}: {exc}")
-            result = {"status": "down", "error": type(exc).__name__}
+            result = {"status": failed, "error": type(exc).__name__}
             if name == "database":
                 # A failed connection must not be reused by the next request of this process.
                 connection.close_if_unusable_or_obsolete()
@@ -85,17 +109,17 @@ def run_checks() -> dict[str, dict]:
     return results
 
 
-_last: tuple[float, dict[str, dict]] | None = None
+_last: dict[bool, tuple[float, dict[str, dict]]] = {}
 
 
-def cached_checks() -> dict[str, dict]:
+def cached_checks(*, include_remote: bool = True) -> dict[str, dict]:
     """The checks, run at most once per READY_CACHE_SECONDS per process: /ready is public, and each
     run opens a broker connection, so a flood of probes must not become a flood of connections."""
-    global _last
     now = time.monotonic()
-    if _last is None or now - _last[0] >= settings.READY_CACHE_SECONDS:
-        _last = (now, run_checks())
-    return _last[1]
+    last = _last.get(include_remote)
+    if last is None or now - last[0] >= settings.READY_CACHE_SECONDS:
+        last = _last[include_remote] = (now, run_checks(include_remote=include_remote))
+    return last[1]
 
 
 @csrf_exempt
@@ -115,4 +139,5 @@ def ready(request):
         return problem_response(
             503, slug="not-ready", detail=f"Not ready: {', '.join(down)} down.", checks=checks
         )
-    return JsonResponse({"status": "ready", "checks": checks})
+    degraded = any(r["status"] == "degraded" for r in checks.values())
+    return JsonResponse({"status": "degraded" if degraded else "ready", "checks": checks})

@@ -13,7 +13,9 @@ TransientError, once the retries allowed are spent:
 - Retried: connection errors, timeouts, dropped connections, 429, 502, 503 and 504, and only when
   repeating the request cannot act twice: an idempotent method (GET, HEAD, OPTIONS, PUT, DELETE;
   RFC 9110 §9.2.2) or a call with an `idempotency_key` (sent as `Idempotency-Key`, which the
-  provider uses to answer a repeat with the first result; draft-ietf-httpapi-idempotency-key-header).
+  provider uses to answer a repeat with the first result; draft-ietf-httpapi-idempotency-key-header),
+  or when the caller says so with `repeatable=True` (a read sent as POST, a command whose key travels
+  in its body: integration.services.remote); `repeatable=False` sends the call once whatever it is.
 - Between attempts: exponential backoff with equal jitter, or the answer's Retry-After (seconds or an
   HTTP-date, RFC 9110 §10.2.3) if longer; a Retry-After beyond the dependency's `retry_after_cap`
   ends the call at once with `retry_after` set, for the caller (a saga step) to schedule the retry.
@@ -139,9 +141,16 @@ class ResilientClient:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
+        repeatable: bool | None = None,
     ) -> httpx.Response:
         return self.request(
-            "POST", path, json=json, content=content, headers=headers, idempotency_key=idempotency_key
+            "POST",
+            path,
+            json=json,
+            content=content,
+            headers=headers,
+            idempotency_key=idempotency_key,
+            repeatable=repeatable,
         )
 
     def put(
@@ -163,9 +172,10 @@ class ResilientClient:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
+        repeatable: bool | None = None,
     ) -> httpx.Response:
-        """Send `method path` (relative to the dependency's base_url) under the retry and breaker rules
-        in the module docstring. Returns the answer (status < 500, not 429); raises
+        """Send `method path` (relative to the dependency's base_url, or an absolute URL) under the
+        retry and breaker rules in the module docstring. Returns the answer (status < 500, not 429); raises
         DependencyUnavailable. ValueError for an idempotency key that is empty, longer than 255
         characters or not printable ASCII (a programming error: keys are built by code)."""
         method = method.upper()
@@ -185,7 +195,8 @@ class ResilientClient:
             raise ImproperlyConfigured(
                 f"{request.url} is not an http(s) URL: set base_url for {self.name!r} in RESILIENCE"
             )
-        repeatable = method in IDEMPOTENT_METHODS or idempotency_key is not None
+        if repeatable is None:
+            repeatable = method in IDEMPOTENT_METHODS or idempotency_key is not None
 
         attempt = 0
         while True:

@@ -14,8 +14,12 @@ class DependencyUnavailable(TransientError):
         "timeout"      no answer within the read (or write) timeout: the request may have been acted on;
         "dropped"      the connection broke before a complete answer: it may have been acted on;
         "status"       the dependency answered 429 or 5xx (see `upstream_status`);
-        "breaker-open" the circuit breaker is open: nothing was sent by this attempt.
-      upstream_status: the HTTP status of the last answer, when reason is "status"; else None.
+        "breaker-open" the circuit breaker is open: nothing was sent by this attempt;
+        "refused"      an extracted context answered with no result of the operation (a refused
+                       service token, a context not served there, an answer it cannot read): a
+                       deployment's settings to fix (integration.services.remote).
+      upstream_status: the HTTP status of the last answer, when reason is "status" or "refused";
+        else None.
       attempts: requests sent during this call (0 when the breaker refused the first one).
       retry_after: seconds the dependency (Retry-After, RFC 9110 §10.2.3) or the open breaker asks the
         caller to wait before trying again; None when nothing is known.

@@ -139,7 +139,7 @@ def test_ready_runs_its_checks_at_most_once_per_interval(client, settings, monke
     from integration.edge import health
 
     calls = []
-    monkeypatch.setattr(health, "_last", None)
+    monkeypatch.setattr(health, "_last", {})
     monkeypatch.setitem(health.CHECKS, "cache", lambda: calls.append(1) or "up")
     settings.READY_CACHE_SECONDS = 60
     for _ in range(5):

@@ -16,6 +16,8 @@ from django.core.management import call_command
 from integration import errors, services
 from integration.codec import CodecError
 from integration.contexts import context_configs
+from tests.remoteapp.api import ProbeDown as QuoteServiceDown
+from tests.remoteapp.api import ProbeRefused as QuoteRefused
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -30,18 +32,6 @@ class Quote:
     total: Decimal
     at: dt.datetime
     lines: tuple[Line, ...]
-
-
-class QuoteRefused(errors.Conflict):
-    code = "quote-refused"
-    title = "The quote is refused."
-    skus: tuple[str, ...]
-    limit: Decimal
-
-
-class QuoteServiceDown(errors.TransientError):
-    code = "quote-service-down"
-    retry_after: int
 
 
 seen: list[dict] = []

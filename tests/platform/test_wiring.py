@@ -94,6 +94,7 @@ def test_production_settings_pass_the_deploy_checks_with_real_secrets():
         "ALLOWED_HOSTS": "shop.example",
         "PAYMENTS_WEBHOOK_SECRET": secrets.token_hex(32),
         "SHIPPING_WEBHOOK_SECRET": secrets.token_hex(32),
+        "SERVICE_TOKEN_SECRET": secrets.token_hex(32),
     }
     # The services come from the test environment (PostgreSQL, RabbitMQ, Redis), as in production.
     assert env["DATABASE_URL"].startswith("postgres") and env["CACHE_URL"].startswith("redis")
@@ -128,6 +129,8 @@ def test_deploy_checks_refuse_the_development_signing_key():
     assert "integration.E003" in result.stdout + result.stderr
     assert "PAYMENTS_WEBHOOK_SECRET" in result.stdout + result.stderr
     assert "SHIPPING_WEBHOOK_SECRET" in result.stdout + result.stderr
+    # ...and the public service-token secret, with which anyone could call every context's internal api.
+    assert "integration.E005" in result.stdout + result.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key():
@@ -184,6 +187,7 @@ def test_deploy_checks_refuse_an_empty_or_guessable_webhook_secret(secret, check
         "ALLOWED_HOSTS": "shop.example",
         "PAYMENTS_WEBHOOK_SECRET": secret,
         "SHIPPING_WEBHOOK_SECRET": secrets.token_hex(32),
+        "SERVICE_TOKEN_SECRET": secrets.token_hex(32),
     }
     result = _deploy_check(env)
     assert result.returncode != 0

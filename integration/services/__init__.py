@@ -6,11 +6,21 @@ A context declares each public function of its `api.py` once, with a decorator:
     def stock_reserve(*, key: str, lines: Sequence[StockLine], ttl: int) -> ReservationData: ...
 
 Callers keep writing `from contexts.catalog import api as catalog` and `catalog.stock_reserve(...)`;
-the decorated name dispatches through `call()`, which picks the context's transport. Today the only
-transport is in-process; with `SERVICES["CODEC_ROUND_TRIP"]` (on in the test settings) every call
-round-trips its arguments, its result and any error it raises through the bus's JSON codec, so
-whatever could not cross a wire fails in the suite, not at extraction. A remote (HTTP) transport
-plugs in at `transport_for()`, the one place that chooses; callers and api modules do not change.
+the decorated name dispatches through `call()`, which picks the context's transport in
+`transport_for()`, the one place that chooses, from settings:
+
+- a context named in `CONTEXTS_REMOTE` ({"payments": "http://payments:8000"}) is called over HTTP
+  (integration.services.remote), at `/internal/<context>/<function>/` of the process that serves it
+  (integration.edge.internal), with a service token (integration.services.auth);
+- any other is called in-process; with `SERVICES["CODEC_ROUND_TRIP"]` (on in the test settings) every
+  such call round-trips its arguments, its result and any error it raises through the bus's JSON
+  codec, so whatever could not cross a wire fails in the suite, not at extraction.
+
+Callers and api modules do not change between the two.
+
+Whether a call may be repeated decides whether a transport retries it: an operation with a `key`
+parameter is a keyed command (repeating it with the same key has no second effect); one declared
+`@operation("<ctx>", read=True)` is a read; any other is an unkeyed command, sent once.
 
 An operation's parameters are keyword-only and annotated, and so is its return: the annotations are
 the wire format (integration.codec decodes by them). Errors cross as themselves (integration.errors).
@@ -48,10 +58,21 @@ class Operation:
     required: frozenset[str]
     returns: Any  # type hint of the result
     summary: str  # first line of the docstring
+    read: bool = False  # declared read-only: it changes nothing
 
     @property
     def qualified_name(self) -> str:
         return f"{self.context}.{self.name}"
+
+    @property
+    def keyed(self) -> bool:
+        """A command idempotent by its `key` argument."""
+        return "key" in self.parameters
+
+    @property
+    def repeatable(self) -> bool:
+        """Whether repeating a call can have no second effect: a read, or a keyed command."""
+        return self.read or self.keyed
 
 
 class Transport(Protocol):
@@ -65,7 +86,7 @@ def _qualified(fn: Callable) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
-def _describe(context: str, fn: Callable) -> Operation:
+def _describe(context: str, fn: Callable, *, read: bool = False) -> Operation:
     where = _qualified(fn)
     signature = inspect.signature(fn)
     try:
@@ -93,19 +114,26 @@ def _describe(context: str, fn: Callable) -> Operation:
         required=frozenset(required),
         returns=hints["return"],
         summary=summary,
+        read=read,
     )
 
 
-def operation(context: str) -> Callable[[F], F]:
+def operation(context: str, *, read: bool = False) -> Callable[[F], F]:
     """Register the decorated function as `<context>.<function name>` of the service interface.
 
+    `read=True` declares that it changes nothing, so a remote call may be retried (a keyed command,
+    one with a `key` parameter, may be too; it need not say so, and a read has no key).
     The returned callable takes the same keyword arguments and goes through `call()`. Registering the
     same function again (a module reloaded) is idempotent; another function under the same name is a
     RegistryError.
     """
 
     def register(fn: F) -> F:
-        op = _describe(context, fn)
+        op = _describe(context, fn, read=read)
+        if op.name == "ready":  # /internal/<context>/ready/ is the context's readiness probe
+            raise RegistryError(f"{op.qualified_name}: 'ready' is reserved; name it <entity>_<action>")
+        if op.read and op.keyed:
+            raise RegistryError(f"{op.qualified_name}: a read has no idempotency key; drop read=True or key")
         key = (context, op.name)
         existing = _operations.get(key)
         if existing is not None and _qualified(existing.function) != _qualified(fn):
@@ -141,6 +169,11 @@ def register_errors_from(module: Any) -> list[type[errors.ContextError]]:
     for cls in found:
         errors.register_error(cls)
     return found
+
+
+def contexts() -> list[str]:
+    """The contexts that have registered operations, sorted."""
+    return sorted({ctx for ctx, _ in _operations})
 
 
 def operations(context: str | None = None) -> list[Operation]:
@@ -187,6 +220,21 @@ def _through_json(value: Any) -> Any:
     return json.loads(codec.dumps(value))
 
 
+def decode_arguments(operation: Operation, sent: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a call as the wire carried them (JSON primitives), decoded by the operation's
+    annotations. CodecError, with the argument's path, for a value that does not fit."""
+    where = operation.qualified_name
+    return {
+        name: codec.from_primitive(operation.parameters[name], value, f"{where}({name})")
+        for name, value in sent.items()
+    }
+
+
+def decode_result(operation: Operation, sent: Any) -> Any:
+    """A call's result as the wire carried it, decoded by the operation's return annotation."""
+    return codec.from_primitive(operation.returns, sent, f"{operation.qualified_name} -> result")
+
+
 class CodecRoundTrip:
     """In-process, but arguments, result and errors cross the JSON codec as they would over HTTP.
 
@@ -195,17 +243,12 @@ class CodecRoundTrip:
     """
 
     def call(self, operation: Operation, arguments: dict[str, Any]) -> Any:
-        where = operation.qualified_name
-        sent = _through_json(arguments)
-        decoded = {
-            name: codec.from_primitive(operation.parameters[name], value, f"{where}({name})")
-            for name, value in sent.items()
-        }
+        decoded = decode_arguments(operation, _through_json(arguments))
         try:
             result = operation.function(**decoded)
         except (errors.ContextError, ValidationError) as exc:
             raise errors.error_from_primitive(_through_json(errors.error_to_primitive(exc))) from exc
-        return codec.from_primitive(operation.returns, _through_json(result), f"{where} -> result")
+        return decode_result(operation, _through_json(result))
 
 
 _IN_PROCESS = InProcess()
@@ -214,7 +257,11 @@ _ROUND_TRIP = CodecRoundTrip()
 
 def transport_for(context: str) -> Transport:
     """The transport that reaches `context` from this process, from settings (read on every call, so
-    tests may override them)."""
+    tests may override them): HTTP for a context in CONTEXTS_REMOTE, else in-process."""
+    from integration.services import remote  # it needs the registry above
+
+    if context in remote.remote_contexts():
+        return remote.HTTP
     if settings.SERVICES.get("CODEC_ROUND_TRIP"):
         return _ROUND_TRIP
     return _IN_PROCESS
