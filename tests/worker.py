@@ -171,7 +171,6 @@ class WorkerProcess(CommandProcess):
         raise RuntimeError(f"the worker did not become ready:\n{self.output()}")
 
 
-
 def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1, message: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

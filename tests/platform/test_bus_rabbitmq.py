@@ -229,3 +229,14 @@ def test_processes_killed_and_connections_closed_while_events_flow_lose_nothing(
     wait_until(lambda: handled_once_each(total), timeout=90, message=f"{total} events handled by 3 handlers")
     time.sleep(0.5)
     assert_exactly_once_in_effect(total)
+
+
+def test_the_rabbitmq_transport_refuses_a_broker_that_is_not_rabbitmq(settings):
+    from integration import checks
+
+    settings.BUS = {**settings.BUS, "TRANSPORT": "rabbitmq", "BROKER_URL": "memory://"}
+    assert [e.id for e in checks.event_transport(None)] == ["integration.E005"]
+    settings.BUS = {**settings.BUS, "BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/shop"}
+    assert checks.event_transport(None) == []
+    settings.BUS = {**settings.BUS, "TRANSPORT": "celery", "BROKER_URL": "memory://"}
+    assert checks.event_transport(None) == []
