@@ -95,7 +95,12 @@ def pinged_ids():
 
 
 def handled_once_each(count: int) -> bool:
-    return InboxRecord.objects.filter(handler__in=HANDLERS).count() >= 3 * count
+    """Every handler has seen `count` events and the relay has sent everything, the handlers' own
+    events included."""
+    return (
+        InboxRecord.objects.filter(handler__in=HANDLERS).count() >= 3 * count
+        and not OutboxMessage.objects.filter(dispatched_at__isnull=True).exists()
+    )
 
 
 def assert_exactly_once_in_effect(count: int) -> None:
@@ -240,3 +245,43 @@ def test_the_rabbitmq_transport_refuses_a_broker_that_is_not_rabbitmq(settings):
     assert checks.event_transport(None) == []
     settings.BUS = {**settings.BUS, "TRANSPORT": "celery", "BROKER_URL": "memory://"}
     assert checks.event_transport(None) == []
+
+
+class _Broker:
+    """Stands in for the relay's publisher: confirms (or not) what the test says, records batches."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.batches = []
+
+    def publish_batch(self, messages):
+        self.batches.append(messages)
+        return self.answer(messages)
+
+
+def test_the_relay_marks_dispatched_only_what_the_broker_confirmed(remote_bus):
+    with transaction.atomic():
+        ids = [bus.publish(events.Pinged(n=n)) for n in range(5)]
+
+    nacked = ids[1]
+    broker = _Broker(lambda messages: [m.message_id != str(nacked) for m in messages])
+    assert rabbitmq.relay_outbox(pub=broker) == 4
+    # One batch, routed by source context and event type, as persistent envelopes.
+    assert len(broker.batches) == 1 and len(broker.batches[0]) == 5
+    assert {(m.exchange, m.routing_key) for m in broker.batches[0]} == {("bus.testbus", "testbus.Pinged.v1")}
+    undispatched = set(OutboxMessage.objects.filter(dispatched_at__isnull=True).values_list("id", flat=True))
+    assert undispatched == {nacked}
+
+    # The broker went away mid-batch: nothing of that batch counts as sent.
+    def lost(messages):
+        raise ConnectionResetError("connection lost")
+
+    with pytest.raises(ConnectionResetError):
+        rabbitmq.relay_outbox(pub=_Broker(lost))
+    assert OutboxMessage.objects.filter(dispatched_at__isnull=True).count() == 1
+
+    # The next round sends the nacked row again, alone.
+    again = _Broker(lambda messages: [True] * len(messages))
+    assert rabbitmq.relay_outbox(pub=again) == 1
+    assert [m.message_id for m in again.batches[0]] == [str(nacked)]
+    assert not OutboxMessage.objects.filter(dispatched_at__isnull=True).exists()
