@@ -473,6 +473,30 @@ BUS = {
     "ASYNC_COMMIT": env.bool("BUS_ASYNC_COMMIT", default=False),
 }
 
+# --- Remote event transport (integration.bus.rabbitmq) ----------------------------------------------
+# "celery" (default): the relay hands each delivery to Celery as a task on the subscriber's queue.
+# "rabbitmq": a relay process (`manage.py relay_events`) publishes the outbox to a topic exchange per
+# source context, and consumer processes (`manage.py consume_events`) run the handlers from a queue per
+# handler; every process of a deployment must agree. BUS_MAX_ATTEMPTS and the backoff above apply.
+BUS["TRANSPORT"] = env("BUS_TRANSPORT", default="celery")
+if BUS["TRANSPORT"] not in ("celery", "rabbitmq"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"BUS_TRANSPORT must be 'celery' or 'rabbitmq', not {BUS['TRANSPORT']!r}")
+# The RabbitMQ the events travel through (amqp://...); the Celery broker when unset.
+BUS["BROKER_URL"] = env("BUS_BROKER_URL", default="")
+# Outbox rows the relay claims, publishes and waits for the confirms of, per batch; how long it waits
+# for a batch's confirms (then nothing of it counts as sent); its pause when the outbox is empty.
+BUS["RELAY_BATCH"] = env.int("BUS_RELAY_BATCH", default=500)
+BUS["CONFIRM_TIMEOUT_SECONDS"] = env.float("BUS_CONFIRM_TIMEOUT_SECONDS", default=10.0)
+BUS["RELAY_IDLE_SECONDS"] = env.float("BUS_RELAY_IDLE_SECONDS", default=0.2)
+BUS["CONNECT_TIMEOUT_SECONDS"] = env.float("BUS_CONNECT_TIMEOUT_SECONDS", default=4.0)
+# Unacked messages a consumer holds per handler queue.
+BUS["CONSUMER_PREFETCH"] = env.int("BUS_CONSUMER_PREFETCH", default=20)
+# How long a dead-lettered message stays in its dead-letter queue (the admin keeps its delivery row).
+# Fixed when the queue is first declared: changing it later needs the queue deleted or a policy.
+BUS["DEAD_LETTER_TTL_SECONDS"] = env.float("BUS_DEAD_LETTER_TTL_SECONDS", default=14 * 86400.0)
+
 # --- Idempotency-Key on unsafe requests (integration.idempotency) -----------------------------------
 IDEMPOTENCY = {
     # How long a key and its stored answer are kept (as Stripe does); beat purges older keys.

@@ -20,8 +20,14 @@ class IntegrationConfig(AppConfig):
         from integration.edge import jsontypes, schema  # noqa: F401
 
         # The one place the relay learns how to hand a delivery to the broker (core cannot import the
-        # task module, which imports core). Tests swap it with integration.bus.use_enqueue().
-        core.configure(enqueue=tasks.enqueue_delivery)
+        # task module, which imports core). Tests swap it with integration.bus.use_enqueue(). Under the
+        # RabbitMQ transport only replays take this way: to the handler's queue.
+        if core.remote_transport():
+            from integration.bus import rabbitmq
+
+            core.configure(enqueue=rabbitmq.enqueue_delivery)
+        else:
+            core.configure(enqueue=tasks.enqueue_delivery)
 
         # JSON bodies are held to the JSON types the OpenAPI contract documents (0 is no boolean).
         jsontypes.install()

@@ -124,3 +124,20 @@ def extracted_contexts(app_configs, **kwargs):
             )
         )
     return problems
+
+
+@checks.register()
+def event_transport(app_configs, **kwargs):
+    """The RabbitMQ event transport needs an AMQP broker: the embedded default's in-memory one has none."""
+    if settings.BUS["TRANSPORT"] != "rabbitmq":
+        return []
+    url = settings.BUS["BROKER_URL"] or settings.CELERY_BROKER_URL
+    if url.split("://", 1)[0] in ("amqp", "amqps", "pyamqp"):
+        return []
+    return [
+        checks.Error(
+            f"BUS_TRANSPORT is 'rabbitmq' but the events' broker is {url.split('://', 1)[0]}://, not AMQP.",
+            hint="Set BUS_BROKER_URL (or CELERY_BROKER_URL) to amqp://user:password@host:5672/vhost.",
+            id="integration.E007",
+        )
+    ]

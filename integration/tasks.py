@@ -18,7 +18,13 @@ def deliver_event(delivery_id: int) -> str:
 
 @shared_task(name="integration.sweep_outbox", ignore_result=True)
 def sweep_outbox() -> int:
-    return core.sweep_outbox()
+    sent = core.sweep_outbox()
+    if core.remote_transport():
+        # Under the RabbitMQ transport beat relays too, so events leave even without a relay process.
+        from integration.bus import rabbitmq
+
+        sent += rabbitmq.relay_until_empty()
+    return sent
 
 
 def enqueue_delivery(

@@ -42,7 +42,77 @@ def purge_queues() -> None:
                 continue
 
 
-class WorkerProcess:
+def process_env(settings_module: str = "tests.settings", extra: dict | None = None) -> dict:
+    """The environment of a child process of the suite: the test database, the broker, the test events."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "TESTBUS_REGISTER": "1",
+        "LOG_LEVEL": "INFO",
+        "CELERY_SKIP_CHECKS": "1",
+        **(extra or {}),
+    }
+
+
+class CommandProcess:
+    """`manage.py <command>` in its own process group (the bus's relay and consumer), its output in a
+    file; start() returns once the output shows `ready_text`."""
+
+    def __init__(self, *args: str, env: dict | None = None, ready_text: str = "", name: str = "command"):
+        self.args = args
+        self.extra_env = env or {}
+        self.ready_text = ready_text
+        self.proc: subprocess.Popen | None = None
+        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"shop-test-{name}-{os.getpid()}.log"
+        self.log = None
+
+    def start(self) -> "CommandProcess":
+        self.log = self.log_path.open("w")  # a restart waits for its own ready line
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", *self.args],
+            cwd=ROOT,
+            env=process_env(extra=self.extra_env),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(
+            lambda: self.proc.poll() is not None or self.ready_text in self.output(),
+            timeout=30,
+            message=f"{self.args[0]} to start",
+        )
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.args[0]} exited early:\n{self.output()}")
+        return self
+
+    def output(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies wherever it is, without closing anything."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self._close_log()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self.log:
+            self.log.close()
+            self.log = None
+
+
+class WorkerProcess(CommandProcess):
     """`celery worker` in its own process group, started and stopped by tests (and bench-bus)."""
 
     def __init__(
@@ -59,18 +129,10 @@ class WorkerProcess:
         self.settings_module = settings_module
         self.proc: subprocess.Popen | None = None
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"shop-test-worker-{os.getpid()}.log"
+        self.log = None
 
     def start(self) -> "WorkerProcess":
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": self.settings_module,
-            "DATABASE_URL": database_url(),
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "TESTBUS_REGISTER": "1",
-            "LOG_LEVEL": "INFO",
-            "CELERY_SKIP_CHECKS": "1",
-            **self.extra_env,
-        }
+        env = process_env(self.settings_module, self.extra_env)
         self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [
@@ -107,20 +169,6 @@ class WorkerProcess:
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"the worker did not become ready:\n{self.output()}")
-
-    def output(self) -> str:
-        return self.log_path.read_text() if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if getattr(self, "log", None):
-            self.log.close()
 
 
 def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1, message: str = "condition"):

@@ -80,6 +80,12 @@ def _conf(key: str) -> Any:
     return settings.BUS[key]
 
 
+def remote_transport() -> bool:
+    """True when events travel over RabbitMQ (BUS_TRANSPORT=rabbitmq, integration.bus.rabbitmq)
+    rather than as Celery tasks: then a relay process publishes the outbox and consumers deliver."""
+    return _conf("TRANSPORT") == "rabbitmq"
+
+
 def max_countdown() -> float:
     """The longest delay a retry may be scheduled with.
 
@@ -115,7 +121,10 @@ def publish(event: Any) -> uuid.UUID:
     """
     etype = registry.event_type_of(type(event))
     now = timezone.now()
-    subscribers = registry.subscribers(etype.type_name)
+    remote = remote_transport()
+    # Over RabbitMQ the broker fans the event out to its subscribers' queues: the relay process
+    # publishes the outbox row once, and deliveries are written only for dead letters and replays.
+    subscribers = [] if remote else registry.subscribers(etype.type_name)
     event_id = uuid.uuid4()
     correlation_id = correlation.get() or correlation.new_id()
     db_now = sql.db_time(now)
@@ -133,7 +142,7 @@ def publish(event: Any) -> uuid.UUID:
                 correlation.get_causation() or "",
                 sql.db_value(OutboxMessage, "payload", codec.to_primitive(event)),
                 db_now,
-                None if subscribers else db_now,
+                None if subscribers or remote else db_now,
             ],
         )
         if subscribers:
@@ -284,7 +293,9 @@ def sweep_outbox(*, grace_seconds: float | None = None, batch: int | None = None
     grace = _conf("SWEEP_GRACE_SECONDS") if grace_seconds is None else grace_seconds
     batch = batch or _conf("SWEEP_BATCH")
     sent = 0
-    while True:
+    # Over RabbitMQ the relay publishes undispatched rows (integration.bus.rabbitmq): marking them
+    # dispatched here, with no delivery to send, would lose them.
+    while not remote_transport():
         cutoff = timezone.now() - dt.timedelta(seconds=grace)
         with transaction.atomic():
             messages = list(
@@ -349,15 +360,35 @@ def deliver(delivery_id: int) -> Outcome:
             status, handler, envelope = claimed
             if status in (Status.DELIVERED, Status.DEAD):
                 return Outcome(status)
-            subscription, event = _resolve(handler, envelope)
-            # Marked delivered before the handler runs: it is one transaction, so a failing handler
-            # takes the mark (and the inbox row) back with it.
-            if _inbox_record_and_mark_delivered(delivery_id, handler, envelope.id):
-                with correlation.bound(envelope.correlation_id, causation_id=str(envelope.id)):
-                    subscription.handler(event, envelope)
+            _handle_once(handler, envelope, delivery_id)
             return Outcome(Status.DELIVERED)
     except Exception as exc:  # a handler's failure, whatever it is, is recorded, never lost
         return _record_failure(delivery_id, exc)
+
+
+def deliver_envelope(*, handler: str, envelope: Envelope, delivery_id: int | None = None) -> bool:
+    """Run `handler` on an envelope that came from a broker (the RabbitMQ transport's consumer).
+
+    The same inbox dedupe as deliver(): handler, inbox record (and the replayed delivery's status,
+    when `delivery_id` names one) commit together. Returns False when the inbox already had the
+    event, so the handler did not run again. Raises what the handler raised (nothing is recorded:
+    the caller counts attempts), or a PermanentDeliveryError.
+    """
+    with transaction.atomic():
+        if _conf("ASYNC_COMMIT"):
+            _relax_durability()
+        return _handle_once(handler, envelope, delivery_id)
+
+
+def _handle_once(handler: str, envelope: Envelope, delivery_id: int | None) -> bool:
+    subscription, event = _resolve(handler, envelope)
+    # Marked delivered before the handler runs: it is one transaction, so a failing handler takes the
+    # mark (and the inbox row) back with it.
+    if not _inbox_record_and_mark_delivered(delivery_id, handler, envelope.id):
+        return False
+    with correlation.bound(envelope.correlation_id, causation_id=str(envelope.id)):
+        subscription.handler(event, envelope)
+    return True
 
 
 def _resolve(handler: str, envelope: Envelope) -> tuple[registry.Subscription, Any]:
@@ -435,29 +466,37 @@ _INBOX_INSERT = (
 _MARK_DELIVERED_AND_INBOX_INSERT = "WITH mark AS (" + _MARK_DELIVERED + ") " + _INBOX_INSERT
 
 
-def _inbox_record_and_mark_delivered(delivery_id: int, handler: str, event_id: uuid.UUID) -> bool:
-    """Mark the delivery delivered and record (handler, event_id) in the inbox; False if the inbox
-    already had it, so the handler must not run again. No savepoint: INSERT ... ON CONFLICT DO NOTHING
-    returns no row for a duplicate."""
+def _inbox_record_and_mark_delivered(delivery_id: int | None, handler: str, event_id: uuid.UUID) -> bool:
+    """Mark the delivery delivered (if there is one) and record (handler, event_id) in the inbox;
+    False if the inbox already had it, so the handler must not run again. No savepoint: INSERT ... ON
+    CONFLICT DO NOTHING returns no row for a duplicate."""
     now = sql.db_time(timezone.now())
     mark = [Status.DELIVERED.value, now, now, delivery_id]
     inbox = [handler, sql.db_value(InboxRecord, "event_id", event_id), now]
+    if delivery_id is None:
+        return bool(_run(_INBOX_INSERT, inbox))
     if connection.vendor == "postgresql":
         return bool(_run(_MARK_DELIVERED_AND_INBOX_INSERT, mark + inbox))
     _run(_MARK_DELIVERED, mark)
     return bool(_run(_INBOX_INSERT, inbox))
 
 
+def error_detail(exc: Exception) -> str:
+    """What a failed delivery's last_error keeps of `exc`.
+
+    A permanent reason is about the wiring or the data, not a bug in the bus: its message is the whole
+    story, and it leads last_error so operators can filter on it. A handler's failure keeps its
+    traceback (its tail: the exception line is last).
+    """
+    if isinstance(exc, PermanentDeliveryError):
+        return str(exc)[:4000]
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
+
+
 def _record_failure(delivery_id: int, exc: Exception) -> Outcome:
     permanent = isinstance(exc, PermanentDeliveryError)
     error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    # A permanent reason is about the wiring or the data, not a bug in the bus: its message is the
-    # whole story, and it leads last_error so operators can filter on it. A handler's failure keeps
-    # its traceback (its tail: the exception line is last).
-    if permanent:
-        detail = str(exc)[:4000]
-    else:
-        detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
+    detail = error_detail(exc)
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(of=("self",)).select_related("message").get(id=delivery_id)
@@ -491,6 +530,66 @@ def retry_later(delivery_id: int, outcome: Outcome) -> None:
     if outcome.retry_in is not None:
         # Eager mode has no broker to hold a countdown: the retry runs at once, still bounded.
         _enqueue(delivery_id, outcome.queue, outcome.correlation_id, countdown=outcome.retry_in)
+
+
+def record_dead(*, handler: str, queue: str, envelope: Envelope, attempts: int, exc: Exception) -> int:
+    """Record a broker-delivered event that a handler gave up on as a dead delivery, for the admin.
+
+    The remote transport's consumer calls this before it dead-letters the message, in its own
+    database: the envelope is kept as an outbox row (already dispatched, so no relay sends it again)
+    when that database does not have it. Replaying the delivery from the admin publishes the envelope
+    to the handler's queue again (integration.bus.rabbitmq.enqueue_delivery). Returns the delivery id.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        OutboxMessage.objects.get_or_create(
+            id=envelope.id,
+            defaults={
+                "type": envelope.type,
+                "version": envelope.version,
+                "source": envelope.source,
+                "occurred_at": envelope.occurred_at,
+                "correlation_id": envelope.correlation_id,
+                "causation_id": envelope.causation_id or "",
+                "payload": envelope.payload,
+                "dispatched_at": now,
+            },
+        )
+        delivery, _ = Delivery.objects.update_or_create(
+            message_id=envelope.id,
+            handler=handler,
+            defaults={
+                "queue": queue,
+                "status": Status.DEAD,
+                "attempts": attempts,
+                "last_error": error_detail(exc),
+                "next_attempt_at": None,
+            },
+        )
+    log.warning(
+        "bus.delivery_failed",
+        handler=handler,
+        event_id=str(envelope.id),
+        event_type=envelope.type,
+        attempts=attempts,
+        status=Status.DEAD.value,
+        error="".join(traceback.format_exception_only(type(exc), exc)).strip(),
+    )
+    return delivery.id
+
+
+def envelope_of(message: OutboxMessage) -> Envelope:
+    """The envelope of a stored outbox row."""
+    return Envelope(
+        id=message.id,
+        type=message.type,
+        version=message.version,
+        occurred_at=message.occurred_at,
+        source=message.source,
+        correlation_id=message.correlation_id,
+        causation_id=message.causation_id or None,
+        payload=message.payload,
+    )
 
 
 # --- operators ---------------------------------------------------------------------------------------
