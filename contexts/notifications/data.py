@@ -57,7 +57,8 @@ class QuietHours:
     def end_of_quiet(self, now: dt.datetime) -> dt.datetime | None:
         """When the quiet hours that hold at `now` (aware) end, as an aware UTC instant; None if `now`
         is not within them. The end is the next `end` wall-clock time in the zone (a time that a DST
-        change skips is read as the same clock time after the change)."""
+        change skips is read as the same clock time after the change; one it repeats, as the first
+        of its two instants still to come)."""
         zone = zoneinfo.ZoneInfo(self.timezone)
         local = now.astimezone(zone)
         clock = local.time().replace(tzinfo=None)
@@ -69,8 +70,14 @@ class QuietHours:
             end_day = local.date() + dt.timedelta(days=1) if clock >= self.start else local.date()
         if not quiet:
             return None
-        end = dt.datetime.combine(end_day, self.end, tzinfo=zone)
-        return end.astimezone(dt.UTC)
+        # When clocks go back, the end's wall-clock time happens twice (fold 0 and 1): the quiet hours
+        # end at the first of them still to come.
+        ends = sorted(
+            dt.datetime.combine(end_day, self.end, tzinfo=zone).replace(fold=fold).astimezone(dt.UTC)
+            for fold in (0, 1)
+        )
+        later = [end for end in ends if end > now]
+        return later[0] if later else None
 
 
 @dataclass(frozen=True, kw_only=True)

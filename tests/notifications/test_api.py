@@ -1,9 +1,11 @@
 """The notifications REST API: preferences, devices and the caller's delivery log."""
 
+import threading
 import uuid
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connections
 
 from contexts.notifications import services
 from contexts.notifications.models import Device, Notification
@@ -183,3 +185,33 @@ def test_the_log_lists_the_callers_own_notifications_newest_first(customer, cust
         "id", "event_type", "category", "channel", "recipient", "subject", "body", "status", "reason",
         "created_at", "sent_at",
     }  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_registrations_of_one_token_take_turns_and_it_ends_with_one_user():
+    users = [UserFactory(), UserFactory()]
+    errors, barrier = [], threading.Barrier(12)
+
+    def register(i):
+        try:
+            barrier.wait()
+            services.device_register(user_id=users[i % 2].id, token="race-token", platform="android")
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=register, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    [device] = Device.objects.filter(token="race-token")
+    assert device.user_id in {u.id for u in users}
+
+
+def test_an_install_reporting_another_platform_is_updated(customer):
+    device, created = services.device_register(user_id=customer.id, token="tok-1", platform="android")
+    again, created_again = services.device_register(user_id=customer.id, token="tok-1", platform="web")
+    assert created and not created_again and again.id == device.id and again.platform == "web"

@@ -9,6 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
+from django.core import mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -77,6 +79,19 @@ def prefer(user, transactional=(EMAIL, SMS, PUSH), marketing=(), quiet_hours=Non
             QuietHours(start=dt.time(13, 0), end=dt.time(14, 0), timezone="Asia/Tokyo"),
             dt.datetime(2026, 7, 1, 4, 30, tzinfo=dt.UTC),  # 13:30 in Tokyo
             dt.datetime(2026, 7, 1, 5, 0, tzinfo=dt.UTC),
+        ),
+        (
+            # Clocks go back in Paris at 03:00 CEST on 25 October 2026: 02:30 happens twice. At 01:15
+            # UTC (02:15, the second time) the quiet hours end at the second 02:30, 01:30 UTC.
+            QuietHours(start=dt.time(1, 0), end=dt.time(2, 30), timezone="Europe/Paris"),
+            dt.datetime(2026, 10, 25, 1, 15, tzinfo=dt.UTC),
+            dt.datetime(2026, 10, 25, 1, 30, tzinfo=dt.UTC),
+        ),
+        (
+            # ... and at 00:15 UTC (02:15, the first time) at the first 02:30, 00:30 UTC.
+            QuietHours(start=dt.time(1, 0), end=dt.time(2, 30), timezone="Europe/Paris"),
+            dt.datetime(2026, 10, 25, 0, 15, tzinfo=dt.UTC),
+            dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.UTC),
         ),
     ],
 )
@@ -303,3 +318,14 @@ def test_a_template_saved_broken_outside_the_admin_fails_its_row_not_the_handler
     assert rows[EMAIL].status == Status.QUEUED
     assert rows[SMS].status == Status.FAILED
     assert rows[SMS].reason.startswith("the template fails to render: ")
+
+
+def test_an_email_to_no_address_is_failed_never_sent(templates):
+    user = UserFactory()
+    get_user_model().objects.filter(pk=user.pk).update(email="")  # only a direct write can do this
+    user.refresh_from_db()
+    rows = by_channel(notify(PasswordChanged(user_id=user.id), user, Category.SECURITY))
+    assert services.notification_send(notification_id=rows[EMAIL].id).status == Status.FAILED
+    row = Notification.objects.get(id=rows[EMAIL].id)
+    assert row.status == Status.FAILED and "no email address" in row.last_error
+    assert len(mail.outbox) == 0

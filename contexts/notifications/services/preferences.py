@@ -3,7 +3,8 @@
 import uuid
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.utils import timezone
 
 from contexts.notifications.data import (
     CHANNELS,
@@ -79,19 +80,25 @@ def device_register(*, user_id: uuid.UUID, token: str, platform: str) -> tuple[D
         raise ValidationError({"token": [problem]})
     if platform not in Device.Platform.values:
         raise ValidationError({"platform": [f"One of: {', '.join(Device.Platform.values)}."]})
-    for attempt in range(2):
-        try:
-            with transaction.atomic():
-                device = Device.objects.select_for_update().filter(token=token).first()
-                if device is not None and device.user_id == user_id:
-                    return device, False
-                if device is not None:
-                    device.delete()
-                return Device.objects.create(user_id=user_id, token=token, platform=platform), True
-        except IntegrityError:  # a concurrent registration of the same token won: look again
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+    with transaction.atomic():
+        # Claim the token (INSERT ... ON CONFLICT DO NOTHING), then lock whichever row holds it, so
+        # concurrent registrations of one token take turns instead of colliding on its unique index.
+        candidate = Device(user_id=user_id, token=token, platform=platform)
+        Device.objects.bulk_create([candidate], ignore_conflicts=True)
+        device = Device.objects.select_for_update().get(token=token)
+        if device.id == candidate.id:
+            return device, True
+        if device.user_id == user_id:
+            if device.platform != platform:  # the same install, now reporting another platform
+                device.platform = platform
+                device.save(update_fields=["platform"])
+            return device, False
+        # Another user's install changed hands: it moves, under a new id its previous user never saw.
+        # (An UPDATE, not a delete and an insert: a registration waiting on this row's lock then finds
+        # the row as it now stands, instead of none.)
+        moved = {"id": candidate.id, "user_id": user_id, "platform": platform, "created_at": timezone.now()}
+        Device.objects.filter(pk=device.pk).update(**moved)
+        return Device.objects.get(pk=candidate.id), True
 
 
 def device_remove(*, user_id: uuid.UUID, device_id: uuid.UUID | str) -> None:
