@@ -106,7 +106,7 @@ def device_remove(*, user_id: uuid.UUID, device_id: uuid.UUID | str) -> None:
     try:
         device_id = uuid.UUID(str(device_id))
     except ValueError:  # a malformed id names no device either
-        raise DeviceNotFound(f"No device {device_id}.") from None
+        raise DeviceNotFound("No device has this id.") from None
     deleted, _ = Device.objects.filter(id=device_id, user_id=user_id).delete()
     if not deleted:
         raise DeviceNotFound(f"No device {device_id}.")
