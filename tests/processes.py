@@ -21,14 +21,14 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """`gunicorn config.wsgi` on a free loopback port with the given environment (one sync worker
-    unless told otherwise).
+    """`gunicorn config.wsgi` on a free loopback port (or `port`, chosen ahead when two servers must
+    know each other's address) with the given environment (one sync worker unless told otherwise).
 
     Started at once; wait_ready() blocks until /health answers (or the process dies, with its stderr).
     """
 
-    def __init__(self, env: dict, *, workers: int = 1, worker_class: str = "sync"):
-        self.port = free_port()
+    def __init__(self, env: dict, *, workers: int = 1, worker_class: str = "sync", port: int | None = None):
+        self.port = port or free_port()
         # A file, not a pipe: nobody reads a pipe while the server runs, and once its buffer is full
         # (a few tracebacks) every worker blocks writing its log and the server hangs.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)

@@ -122,13 +122,15 @@ class WorkerProcess(CommandProcess):
         env: dict | None = None,
         queues: list[str] | None = None,
         settings_module: str = "tests.settings",
+        name: str = "worker",
     ):
+        self.name = name
         self.concurrency = concurrency
         self.extra_env = env or {}
         self.queues = queues
         self.settings_module = settings_module
         self.proc: subprocess.Popen | None = None
-        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"shop-test-worker-{os.getpid()}.log"
+        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"shop-test-{name}-{os.getpid()}.log"
         self.log = None
 
     def start(self) -> "WorkerProcess":
@@ -152,7 +154,7 @@ class WorkerProcess(CommandProcess):
                 "--without-mingle",
                 "--without-heartbeat",
                 "-n",
-                f"test-{os.getpid()}@%h",
+                f"test-{self.name}-{os.getpid()}@%h",
             ],
             cwd=ROOT,
             env=env,
