@@ -77,6 +77,12 @@ class Side:
             name=f"{self.name}-consumer",
         )
 
+    def stop_web(self) -> None:
+        self.web.stop()
+
+    def restart_web(self) -> None:
+        self.web = Gunicorn(process_env(extra=self.env), workers=2, port=self.port).wait_ready()
+
     def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
@@ -141,6 +147,8 @@ def split_topology(celery_worker_process, django_db_blocker):
             **BUS_ENV,
             # Notifications has no api (nothing calls it): only its events and tasks move.
             "CONTEXTS_REMOTE": json.dumps({"payments": f"http://127.0.0.1:{service_port}"}),
+            # An open breaker tries the service again after a second, so a saga resumes in seconds.
+            "RESILIENCE_BREAKER_RESET_TIMEOUT": "1",
         },
         port=monolith_port,
         queues=[q for q in queues() if q not in EXTRACTED],
