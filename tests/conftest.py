@@ -46,7 +46,7 @@ def testbus():
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
+def suite_worker(django_db_setup, django_db_blocker):
     """A real Celery worker (2 prefork processes) consuming every queue, against the test database.
 
     Its handlers retry fast and dead-letter after 3 attempts so failure paths finish in seconds.
@@ -62,6 +62,13 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     worker.stop()
     with django_db_blocker.unblock():
         wait_for_other_sessions_to_close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(suite_worker):
+    """The suite's worker (suite_worker); tests/orders makes its end-to-end tests run it in both
+    topologies by overriding this name."""
+    return suite_worker
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from contexts.orders.models import Order, OrderLine, Saga
 from contexts.orders.saga import engine, participants
 from contexts.orders.saga.definition import ORDER_SAGA_V1
 from tests.orders.fakes import FakeCatalog, FakePayments, FakeShipping
+from tests.split.topology import monolith_settings, split_topology_running
 
 ADDRESS = {
     "full_name": "Ada Lovelace",
@@ -117,3 +118,40 @@ def make_order(*, user_id: uuid.UUID | None = None, lines=(("MUG-1", 2, "9.50"),
 def start_saga(driver: Driver, order: Order | None = None) -> Saga:
     order = order or make_order()
     return driver.do(engine.saga_start, order=order, definition=ORDER_SAGA_V1)
+
+
+# The end-to-end tests (test_end_to_end.py) run twice, unchanged: against the monolith (one worker
+# consuming every queue) and against the split topology (payments and notifications as a service of
+# their own, tests/split/topology.py), this process then configured as one of the monolith's.
+@pytest.fixture(scope="module", params=["monolith", pytest.param("split", marks=pytest.mark.slow)])
+def topology(request, suite_worker, django_db_blocker):
+    if request.param == "monolith":
+        yield None
+        return
+    with split_topology_running(suite_worker, django_db_blocker) as split:
+        yield split
+
+
+@pytest.fixture
+def celery_worker_process(topology, suite_worker):
+    """The worker running the saga's steps: the suite's, or the split monolith's."""
+    if topology is None:
+        yield suite_worker
+        return
+    with monolith_settings(topology):
+        yield topology.monolith.worker
+
+
+# What differs between the two runs, precisely: the happy path asserts that payments' events are in
+# this database's outbox; split, they are in the payments service's (tests/split checks them there).
+SPLIT_EXPECTED_FAILURES = {
+    "test_the_happy_path_through_http[split]": "payments.PaymentAuthorized.v1 and PaymentCaptured.v1 "
+    "are in the payments service's outbox, not the monolith's",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        reason = SPLIT_EXPECTED_FAILURES.get(item.name)
+        if reason and item.module.__name__ == "tests.orders.test_end_to_end":
+            item.add_marker(pytest.mark.xfail(reason=reason, raises=AssertionError, strict=True))

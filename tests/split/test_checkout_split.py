@@ -95,7 +95,8 @@ def test_the_happy_path_across_the_split(split):
     [payment] = payments.payments_for_order(order_id=order.id)
     assert (payment.status, payment.captured_amount) == ("captured", Decimal("25.00"))
     assert split.rows(f"SELECT status FROM {PAYMENTS} WHERE order_id = %s", (order.id,)) == [("captured",)]
-    assert not Payment.objects.filter(order_id=order.id).exists()
+    assert not Payment.objects.using("default").filter(order_id=order.id).exists()
+    assert Payment.objects.get(order_id=order.id).status == "captured"  # (read where it lives)
     [shipment] = shipping.shipments_for_order(order_id=order.id)
     assert shipment.status == "label_purchased"
     # Each side's outbox holds its own contexts' events, all under the checkout's correlation id.
@@ -125,7 +126,7 @@ def test_the_happy_path_across_the_split(split):
         ("orders.OrderConfirmed.v1", order.user_id),
     )
     assert wait_until(sent, timeout=30, message="the confirmation email") == [(email,)]
-    assert not Notification.objects.filter(user_id=order.user_id).exists()
+    assert not Notification.objects.using("default").filter(user_id=order.user_id).exists()
 
 
 @pytest.mark.parametrize(
