@@ -20,13 +20,13 @@ TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_UR
 	CACHE_URL=$(TEST_CACHE_URL) DEBUG=true LOG_LEVEL=WARNING
 
 .PHONY: help venv install install-dev run migrate demo worker beat web test lint format \
-	bench-bus bench-relay bench-auth bench-catalog bench-payments bench-checkout clean
+	bench-bus bench-relay bench-auth bench-catalog bench-payments bench-checkout bench-split clean
 
 help:
 	@echo "make run    - set up (venv, install, migrate, demo data) and serve API + admin on :$(PORT)"
 	@echo "make test   - lint, import contracts, migration check and the test suite on the real services"
 	@echo "make worker / beat / web - the real topology's processes (set DATABASE_URL, CELERY_BROKER_URL, CACHE_URL)"
-	@echo "make bench-bus / bench-relay / bench-auth / bench-catalog / bench-payments / bench-checkout - benchmarks (print figures and ratios)"
+	@echo "make bench-bus / bench-relay / bench-auth / bench-catalog / bench-payments / bench-checkout / bench-split - benchmarks (print figures and ratios)"
 	@echo "make stub-provider - a fake provider on :$${STUB_PORT:-9100} to steer outbound failures by hand"
 
 $(PY):
@@ -107,6 +107,9 @@ bench-payments: install-dev
 
 bench-checkout: install-dev
 	$(TEST_ENV) $(PY) bench/bench_checkout.py
+
+bench-split: install-dev
+	$(TEST_ENV) $(PY) bench/bench_split.py
 
 # A fake provider on loopback for trying outbound failure paths by hand (integration/resilience/stub.py).
 .PHONY: stub-provider

@@ -46,10 +46,10 @@ ADDRESS = {
 SAGA_TARGET, LATENCY_TARGET = 0.5, 3.0
 
 
-def _environment() -> dict:
+def _environment(settings_module: str = "bench.checkout_settings") -> dict:
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench.checkout_settings",
+        "DJANGO_SETTINGS_MODULE": settings_module,
         "DATABASE_URL": database_url(BENCH_DB),
         "DEBUG": "false",
         "LOG_LEVEL": "WARNING",
@@ -185,15 +185,49 @@ def _wait(predicate, timeout: float, what: str) -> None:
     raise SystemExit(f"timed out waiting for {what}")
 
 
+def checkouts(port: int, tokens: list[str], seconds: float, label: str = "") -> dict:
+    """Phase 1 against the server on `port`: closed-loop checkouts for `seconds`, then the wait until
+    every saga they started has settled. Prints two lines; returns accepted checkouts/s (`rate`), their
+    p50 and p99 (ms), sagas completed/s (`saga_rate`), the sagas that reached ready_to_ship (`sagas`)
+    and their time to ready_to_ship, p50 and p99 (`ready_p50`, `ready_p99`, ms)."""
+    from django.db.models import Count
+
+    from contexts.orders.models import Order, OrderStatusChange
+
+    samples, elapsed = _drive(port, "/api/v1/orders/", tokens, _checkout_body, seconds)
+    rate, p50, p99 = _summary(f"checkouts accepted (202){label}", samples, elapsed, 202)
+    ids = [s[2] for s in samples if s[1] == 202]
+    unsettled = Order.objects.filter(id__in=ids, status="pending")
+    _wait(lambda: not unsettled.exists(), 600, "every saga to settle")
+    outcomes = dict(Order.objects.filter(id__in=ids).values_list("status").annotate(n=Count("id")))
+    ready = OrderStatusChange.objects.filter(order_id__in=ids, status="ready_to_ship").select_related("order")
+    spans = sorted((c.at - c.order.created_at).total_seconds() for c in ready)
+    first = Order.objects.filter(id__in=ids).order_by("created_at").first().created_at
+    last = max(c.at for c in ready)
+    saga_rate = len(spans) / (last - first).total_seconds()
+    ready_p50, ready_p99 = statistics.median(spans) * 1000, _percentile(spans, 0.99) * 1000
+    print(
+        f"{'sagas completed (ready_to_ship)' + label:<44} {saga_rate:9.1f} /s   time to ready_to_ship"
+        f" p50 {ready_p50:7.0f} ms   p99 {ready_p99:7.0f} ms   {outcomes}"
+    )
+    return {
+        "rate": rate,
+        "p50": p50,
+        "p99": p99,
+        "saga_rate": saga_rate,
+        "sagas": len(spans),
+        "ready_p50": ready_p50,
+        "ready_p99": ready_p99,
+    }
+
+
 def main() -> None:
     env = _environment()
     tokens = _prepare(env)
     from celery import chain
     from django.db import connection
-    from django.db.models import Count
 
     from bench.checkoutbench.tasks import chain_step
-    from contexts.orders.models import Order, OrderStatusChange
     from contexts.orders.saga.definition import ORDER_SAGA_V1
     from tests.worker import WorkerProcess, purge_queues
 
@@ -206,27 +240,9 @@ def main() -> None:
                 f"{CLIENTS} clients, {SECONDS:g} s, gunicorn 2 workers, Celery worker -c 2, {steps}-step saga"
             )
             # 1. checkouts, and the sagas they start
-            samples, seconds = _drive(port, "/api/v1/orders/", tokens, _checkout_body, SECONDS)
-            _, _, checkout_p99 = _summary("checkouts accepted (202)", samples, seconds, 202)
-            ids = [s[2] for s in samples if s[1] == 202]
-            unsettled = Order.objects.filter(id__in=ids, status="pending")
-            _wait(lambda: not unsettled.exists(), 600, "every saga to settle")
-            outcomes = dict(Order.objects.filter(id__in=ids).values_list("status").annotate(n=Count("id")))
-            ready = OrderStatusChange.objects.filter(order_id__in=ids, status="ready_to_ship").select_related(
-                "order"
-            )
-            spans = sorted((c.at - c.order.created_at).total_seconds() for c in ready)
-            first = Order.objects.filter(id__in=ids).order_by("created_at").first().created_at
-            last = max(c.at for c in ready)
-            saga_rate = len(spans) / (last - first).total_seconds()
-            print(
-                f"{'sagas completed (ready_to_ship)':<44} {saga_rate:9.1f} /s   time to ready_to_ship"
-                f" p50 {statistics.median(spans) * 1000:7.0f} ms"
-                f"   p99 {_percentile(spans, 0.99) * 1000:7.0f} ms"
-                f"   {outcomes}"
-            )
+            figures = checkouts(port, tokens, SECONDS)
+            checkout_p99, saga_rate, chains = figures["p99"], figures["saga_rate"], figures["sagas"]
             # 2. the bare chains
-            chains = len(spans)
             sent = time.perf_counter()
             for _ in range(chains):
                 cid = str(uuid.uuid4())

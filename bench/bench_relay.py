@@ -41,14 +41,11 @@ def _prepare_environment() -> dict:
     return env
 
 
-def main() -> None:
-    env = _prepare_environment()
-    ensure_database(database_url(BENCH_DB))
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-
-    import django
-
-    django.setup()
+def measure(events: int = EVENTS, raw_events: int = RAW_EVENTS) -> dict:
+    """The relay and its baselines on the configured database and broker (Django set up with
+    bench.busbench installed, the bus's transport rabbitmq), the outbox emptied first: msg/s of raw
+    kombu waiting for each confirm (`kombu`), of the relay's publisher alone (`batched`) and of the
+    relay (`relay`), with `events` and `raw_events` (messages in the raw kombu run)."""
     import uuid
 
     from django.conf import settings
@@ -78,13 +75,13 @@ def main() -> None:
 
     # The outbox, filled through bus.publish (500 events a transaction, only to fill it quickly).
     ref = uuid.uuid4()
-    for start in range(0, EVENTS, 500):
+    for start in range(0, events, 500):
         with transaction.atomic():
-            for n in range(start, min(EVENTS, start + 500)):
+            for n in range(start, min(events, start + 500)):
                 bus.publish(Measured(n=n, ref=ref))
     sample = [
         rabbitmq.outgoing(core.envelope_of(m), exchange=f"bus.{m.source}", routing_key=m.type, headers={})
-        for m in OutboxMessage.objects.order_by("created_at")[:RAW_EVENTS]
+        for m in OutboxMessage.objects.order_by("created_at")[:raw_events]
     ]
 
     # Baseline 1: raw kombu, each publish waiting for its confirm (confirm_publish).
@@ -111,7 +108,7 @@ def main() -> None:
     pub = rabbitmq.ConfirmingPublisher(name="shop-bench-raw")
     pub.publish_batch(sample[:1])  # connect and declare outside the clock
     started = time.perf_counter()
-    rounds = max(1, EVENTS // len(sample))
+    rounds = max(1, events // len(sample))
     for _ in range(rounds):
         for i in range(0, len(sample), batch):
             assert all(pub.publish_batch(sample[i : i + batch]))
@@ -126,18 +123,41 @@ def main() -> None:
     relayed = rabbitmq.relay_until_empty(pub=relay_pub)
     relay_rate = relayed / (time.perf_counter() - started)
     relay_pub.close()
-    assert relayed == EVENTS, relayed
+    assert relayed == events, relayed
     assert not OutboxMessage.objects.filter(dispatched_at__isnull=True).exists()
     with Connection(url) as conn:
         queued = [
             rabbitmq.handler_queues(s)[0](conn.channel()).queue_declare(passive=True).message_count
             for s in subs
         ]
-    assert queued == [EVENTS] * len(subs), queued
+    assert queued == [events] * len(subs), queued
     purge()
 
-    print(f"bench-relay: {EVENTS} outbox rows, persistent, publisher confirms, RabbitMQ + PostgreSQL")
-    print(f"  raw kombu, a confirm per message        {kombu_rate:9.1f} msg/s   ({len(sample)} messages)")
+    return {
+        "kombu": kombu_rate,
+        "batched": batched_rate,
+        "relay": relay_rate,
+        "events": events,
+        "raw_events": len(sample),
+    }
+
+
+def main() -> None:
+    env = _prepare_environment()
+    ensure_database(database_url(BENCH_DB))
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    rates = measure()
+    kombu_rate, batched_rate, relay_rate = rates["kombu"], rates["batched"], rates["relay"]
+    batch = settings.BUS["RELAY_BATCH"]
+    events, raw = rates["events"], rates["raw_events"]
+    print(f"bench-relay: {events} outbox rows, persistent, publisher confirms, RabbitMQ + PostgreSQL")
+    print(f"  raw kombu, a confirm per message        {kombu_rate:9.1f} msg/s   ({raw} messages)")
     print(f"  raw batched confirms, no database       {batched_rate:9.1f} msg/s   (batches of {batch})")
     print(f"  relay: claim, publish, confirm, mark    {relay_rate:9.1f} msg/s   (batches of {batch})")
     ratio = relay_rate / kombu_rate

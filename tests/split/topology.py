@@ -58,9 +58,12 @@ class Side:
     port: int
     queues: list[str]
     contexts: tuple[str, ...]
+    worker_class: str = "sync"
 
     def start(self) -> "Side":
-        self.web = Gunicorn(process_env(extra=self.env), workers=2, port=self.port)
+        self.web = Gunicorn(
+            process_env(extra=self.env), workers=2, worker_class=self.worker_class, port=self.port
+        )
         self.worker = WorkerProcess(env=self.env, queues=self.queues, name=f"{self.name}-worker").start()
         self.relay = CommandProcess(
             "relay_events", env=self.env, ready_text="relay ready", name=f"{self.name}-relay"
@@ -83,7 +86,9 @@ class Side:
         self.web.stop()
 
     def restart_web(self) -> None:
-        self.web = Gunicorn(process_env(extra=self.env), workers=2, port=self.port).wait_ready()
+        self.web = Gunicorn(
+            process_env(extra=self.env), workers=2, worker_class=self.worker_class, port=self.port
+        ).wait_ready()
 
     def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -136,21 +141,23 @@ class ExtractedContextsRouter:
 
 
 @contextlib.contextmanager
-def split_topology_running(suite_worker, django_db_blocker):
-    """Both deployments running; the suite's all-queues worker is paused meanwhile (it would take the
-    monolith's tasks with the in-process settings)."""
-    with django_db_blocker.unblock():
+def split_running(*, env: dict | None = None, worker_class: str = "sync", database_access=None):
+    """Both deployments running, the monolith on this process's database and the service on a fresh
+    `<that database>_payments`, dropped afterwards. `env` is added to both sides' settings (the
+    benchmark's settings module, for one); `database_access` wraps this process's own queries (the
+    suite's django_db_blocker.unblock)."""
+    database_access = database_access or contextlib.nullcontext
+    with database_access():
         monolith_url = database_url()
         service_db = f"{connection.settings_dict['NAME']}_payments"
         service_url = f"{monolith_url.rsplit('/', 1)[0]}/{service_db}"
-        suite_worker.stop()
         _recreate_database(service_db)
         # The extracted service's database is migrated by the service's own settings: every app's
         # tables are created there, and only its contexts' (and integration's) are ever used.
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
             cwd=ROOT,
-            env=process_env(extra={"DATABASE_URL": service_url}),
+            env=process_env(extra={**(env or {}), "DATABASE_URL": service_url}),
             check=True,
         )
         purge_queues()
@@ -160,6 +167,7 @@ def split_topology_running(suite_worker, django_db_blocker):
         name="split-monolith",
         env={
             **BUS_ENV,
+            **(env or {}),
             # Notifications has no api (nothing calls it): only its events and tasks move.
             "CONTEXTS_REMOTE": json.dumps({"payments": f"http://127.0.0.1:{service_port}"}),
             # An open breaker tries the service again after a second, so a saga resumes in seconds.
@@ -168,11 +176,13 @@ def split_topology_running(suite_worker, django_db_blocker):
         port=monolith_port,
         queues=[q for q in queues() if q not in EXTRACTED],
         contexts=MONOLITH_CONTEXTS,
+        worker_class=worker_class,
     )
     service = Side(
         name="split-payments",
         env={
             **BUS_ENV,
+            **(env or {}),
             "DATABASE_URL": service_url,
             "CONTEXTS_SERVED": "payments",
             "CONTEXTS_REMOTE": json.dumps({"users": f"http://127.0.0.1:{monolith_port}"}),
@@ -180,6 +190,7 @@ def split_topology_running(suite_worker, django_db_blocker):
         port=service_port,
         queues=list(EXTRACTED),
         contexts=EXTRACTED,
+        worker_class=worker_class,
     )
     try:
         service.start()
@@ -188,11 +199,23 @@ def split_topology_running(suite_worker, django_db_blocker):
     finally:
         monolith.stop()
         service.stop()
-        with django_db_blocker.unblock():
+        with database_access():
             wait_for_other_sessions_to_close()
             with connection.cursor() as cursor:
                 cursor.execute(f'DROP DATABASE IF EXISTS "{service_db}" WITH (FORCE)')
-            suite_worker.start()
+
+
+@contextlib.contextmanager
+def split_topology_running(suite_worker, django_db_blocker):
+    """Both deployments running; the suite's all-queues worker is paused meanwhile (it would take the
+    monolith's tasks with the in-process settings)."""
+    with django_db_blocker.unblock():
+        suite_worker.stop()
+    try:
+        with split_running(database_access=django_db_blocker.unblock) as split:
+            yield split
+    finally:
+        suite_worker.start()
 
 
 @contextlib.contextmanager
