@@ -18,7 +18,10 @@ class ReadOnlyInline(admin.TabularInline):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """A model admin for records that are only read: listed, searched and opened, never written."""
+    """A model admin for records that are only read: listed, searched and opened, never written.
+    `deletable = True` lets operators delete rows (a log they may prune), still never edit them."""
+
+    deletable = False
 
     def has_add_permission(self, request):
         return False
@@ -27,4 +30,4 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        return False
+        return self.deletable and super().has_delete_permission(request, obj)

@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from contexts.notifications import rendering, services
 from contexts.notifications.models import Device, Notification, Preference, SandboxMessage, Template
 from integration.admin_selection import SelectedIdsChecked
+from integration.adminkit import ReadOnlyAdmin
 from integration.bus import registry
 
 
@@ -32,14 +33,10 @@ class TemplateForm(forms.ModelForm):
         self.fields["event_type"] = forms.ChoiceField(choices=[(c, c) for c in choices])
 
 
-class _ReadOnlyAdmin(SelectedIdsChecked, admin.ModelAdmin):
+class _ReadOnlyAdmin(SelectedIdsChecked, ReadOnlyAdmin):
     """Rows written by the services only: operators look (and act through actions), never edit."""
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    deletable = True
 
 
 @admin.register(Template)

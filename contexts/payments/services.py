@@ -42,8 +42,6 @@ Doubt = Payment.Doubt
 Kind = ProviderCall.Kind
 Outcome = ProviderCall.Outcome
 
-CAPTURED_STATES = CAPTURED_STATUSES
-
 
 # --- checks -----------------------------------------------------------------------------------------
 
@@ -332,13 +330,13 @@ def payment_capture(*, key: str, payment_id: uuid.UUID, amount: Decimal | None =
 
 
 def _capture_locked(payment: Payment, key: str, amount: Decimal | None) -> PaymentsError | None:
-    if payment.capture_key == key and payment.status in CAPTURED_STATES:
+    if payment.capture_key == key and payment.status in CAPTURED_STATUSES:
         if amount is not None and amount != payment.captured_amount:
             return PaymentKeyConflict(key=key)  # the key names another capture than this one
         return None
     if payment.capture_key != key and Payment.objects.filter(capture_key=key).exists():
         return PaymentKeyConflict(key=key)  # this key already captured another payment
-    if payment.capture_key is None and payment.status in CAPTURED_STATES:
+    if payment.capture_key is None and payment.status in CAPTURED_STATUSES:
         # Captured without a capture call of ours (the provider's webhook told us first): the caller's
         # capture is what happened, so it is answered as done and its key kept for replays.
         if amount is not None and amount != payment.captured_amount:
@@ -433,7 +431,7 @@ def payment_void(
 def _void_locked(payment: Payment, key: str) -> PaymentsError | None:
     if payment.status in (Status.VOIDED, Status.FAILED):
         return None
-    if payment.status in CAPTURED_STATES or (
+    if payment.status in CAPTURED_STATUSES or (
         payment.status == Status.IN_DOUBT and payment.doubt == Doubt.CAPTURE
     ):
         return PaymentStateConflict(payment_id=payment.id, status=payment.status, operation="void")
