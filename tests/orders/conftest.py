@@ -140,18 +140,3 @@ def celery_worker_process(topology, suite_worker):
         return
     with monolith_settings(topology):
         yield topology.monolith.worker
-
-
-# What differs between the two runs, precisely: the happy path asserts that payments' events are in
-# this database's outbox; split, they are in the payments service's (tests/split checks them there).
-SPLIT_EXPECTED_FAILURES = {
-    "test_the_happy_path_through_http[split]": "payments.PaymentAuthorized.v1 and PaymentCaptured.v1 "
-    "are in the payments service's outbox, not the monolith's",
-}
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        reason = SPLIT_EXPECTED_FAILURES.get(item.name)
-        if reason and item.module.__name__ == "tests.orders.test_end_to_end":
-            item.add_marker(pytest.mark.xfail(reason=reason, raises=AssertionError, strict=True))
