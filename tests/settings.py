@@ -3,7 +3,7 @@
 from kombu import Exchange, Queue
 
 from config.settings import *  # noqa: F403
-from config.settings import CELERY_TASK_QUEUES, CELERY_TASK_ROUTES, INSTALLED_APPS
+from config.settings import CELERY_TASK_QUEUES, CELERY_TASK_ROUTES, INSTALLED_APPS, MIDDLEWARE
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.busapp", "tests.idemapp", "tests.remoteapp"]
 ROOT_URLCONF = "tests.urls"
@@ -20,3 +20,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The order saga's test hook (a step held between its participant call and its result while a cache key
 # is set): on for the suite's workers, so a test can kill one in the middle of a step.
 ORDERS = {**ORDERS, "TEST_HOOKS": True}  # noqa: F405
+# A slow service on demand (tests/latency.py): the split's fault tests hold its internal calls for seconds.
+MIDDLEWARE = ["tests.latency.InjectedLatencyMiddleware", *MIDDLEWARE]

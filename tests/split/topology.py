@@ -39,6 +39,8 @@ from tests.worker import (
 
 EXTRACTED = ("payments", "notifications")
 MONOLITH_CONTEXTS = ("users", "catalog", "orders", "shipping")
+# The monolith's read timeout on the payments service, seconds (the fault tests inject 5 s of latency).
+MONOLITH_PAYMENTS_READ_TIMEOUT = 2.0
 # Both sides: events over RabbitMQ; handlers retry fast and dead-letter after 3 attempts.
 BUS_ENV = {
     "BUS_TRANSPORT": "rabbitmq",
@@ -172,6 +174,10 @@ def split_running(*, env: dict | None = None, worker_class: str = "sync", databa
             "CONTEXTS_REMOTE": json.dumps({"payments": f"http://127.0.0.1:{service_port}"}),
             # An open breaker tries the service again after a second, so a saga resumes in seconds.
             "RESILIENCE_BREAKER_RESET_TIMEOUT": "1",
+            # Its bound on a payments call, below the 5 s latency the fault tests inject.
+            "RESILIENCE_DEPENDENCIES": json.dumps(
+                {"context-payments": {"read_timeout": MONOLITH_PAYMENTS_READ_TIMEOUT}}
+            ),
         },
         port=monolith_port,
         queues=[q for q in queues() if q not in EXTRACTED],
