@@ -6,6 +6,7 @@ type it does not know, a malformed payload, or the handler's own error.
 
 from django.contrib import admin, messages
 
+from integration.adminkit import ModelAdmin
 from integration.bus import core, registry
 from integration.bus.models import Delivery, InboxRecord, OutboxMessage
 from integration.webhooks.models import WebhookDelivery
@@ -24,7 +25,7 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(ModelAdmin):
     list_display = ("type", "id", "source", "created_at", "dispatched_at", "correlation_id")
     list_filter = ("type", "source", ("dispatched_at", admin.EmptyFieldListFilter))
     search_fields = ("id", "type", "correlation_id", "causation_id")

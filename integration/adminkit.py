@@ -1,7 +1,30 @@
-"""Admin building blocks every context's admin shares: records operators read but never edit by hand
-(a transaction log, a ledger, an issued invoice). Their changes go through services."""
+"""Admin building blocks every context's admin shares: a model admin whose changelist turns any bad
+query into Django's own "invalid lookup" page, and records operators read but never edit by hand (a
+transaction log, a ledger, an issued invoice), whose changes go through services."""
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList as DjangoChangeList
+
+
+class ChangeList(DjangoChangeList):
+    """Django's changelist, with a date-hierarchy year or day beyond what a datetime holds
+    (`?created_at__year=99999999999`, or 9999, whose next year is 10000) refused like any other bad
+    lookup: Django builds those datetimes outside its own guard, and they raised a 500."""
+
+    def get_filters(self, request):
+        try:
+            return super().get_filters(request)
+        except (OverflowError, ValueError) as error:
+            raise IncorrectLookupParameters(error) from error
+
+
+class ModelAdmin(admin.ModelAdmin):
+    """The base of every model admin with a date hierarchy (tests/platform/test_admin_hostile.py
+    sweeps every registered changelist with hostile queries)."""
+
+    def get_changelist(self, request, **kwargs):
+        return ChangeList
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -17,7 +40,7 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ModelAdmin):
     """A model admin for records that are only read: listed, searched and opened, never written.
     `deletable = True` lets operators delete rows (a log they may prune), still never edit them."""
 

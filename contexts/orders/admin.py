@@ -21,7 +21,7 @@ from django.utils.safestring import mark_safe
 
 from contexts.orders.models import OperatorAction, Order, OrderLine, OrderStatusChange, Saga
 from contexts.orders.services import orders as services
-from integration.adminkit import ReadOnlyInline
+from integration.adminkit import ModelAdmin, ReadOnlyInline
 from integration.errors import ContextError
 
 Kind = OperatorAction.Kind
@@ -84,7 +84,7 @@ class ReasonForm(forms.Form):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ModelAdmin):
     list_display = (
         "number",
         "user_id",

@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from contexts.payments import services
 from contexts.payments.models import Invoice, Payment, ProviderCall, Refund
 from integration import resilience
-from integration.adminkit import ReadOnlyAdmin, ReadOnlyInline
+from integration.adminkit import ModelAdmin, ReadOnlyAdmin, ReadOnlyInline
 from integration.errors import ContextError
 from integration.logging import get_logger
 
@@ -71,7 +71,7 @@ class RefundForm(forms.Form):
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(ModelAdmin):
     list_display = (
         "id",
         "order_id",

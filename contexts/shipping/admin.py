@@ -31,6 +31,7 @@ from contexts.shipping.models import (
     TrackingEvent,
 )
 from integration.admin_selection import SelectedIdsChecked
+from integration.adminkit import ModelAdmin
 
 
 def _admin_actor(request) -> str:
@@ -61,7 +62,7 @@ class TrackingEventInline(_ReadOnlyInline):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(SelectedIdsChecked, admin.ModelAdmin):
+class ShipmentAdmin(SelectedIdsChecked, ModelAdmin):
     list_display = (
         "id",
         "status",

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from integration.adminkit import ModelAdmin
 from integration.idempotency.models import IdempotencyKey
 
 
@@ -21,7 +22,7 @@ class StateFilter(admin.SimpleListFilter):
 
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(admin.ModelAdmin):
+class IdempotencyKeyAdmin(ModelAdmin):
     """Read-only, but deletable: deleting frees a key whose claim an operator knows to be dead sooner
     than IN_FLIGHT_SECONDS would, or lets a client reuse a key before RETENTION_SECONDS pass."""
 
