@@ -89,11 +89,14 @@ def _consumers(queue: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def notifications_worker(django_db_setup, django_db_blocker, smtp_server, sms_gateway):
+def notifications_worker(suite_worker, django_db_blocker, smtp_server, sms_gateway):
     """A real Celery worker on the notifications (and test bus) queues, sending email to the test's
-    SMTP server and SMS to the stub gateway over HTTP, with quick retries (3 attempts)."""
+    SMTP server and SMS to the stub gateway over HTTP, with quick retries (3 attempts). The suite's
+    all-queues worker is paused meanwhile (it would send these tests' messages with its own settings)."""
     from tests.worker import WorkerProcess, purge_queues, wait_for_other_sessions_to_close
 
+    with django_db_blocker.unblock():
+        suite_worker.stop()
     queues = ["notifications", "testbus"]
     busy = {q: n for q in queues if (n := _consumers(q))}
     if busy:
@@ -123,7 +126,10 @@ def notifications_worker(django_db_setup, django_db_blocker, smtp_server, sms_ga
         worker = WorkerProcess(
             queues=queues, env=env, settings_module="tests.notifications.worker_settings"
         ).start()
-    yield worker
-    worker.stop()
-    with django_db_blocker.unblock():
-        wait_for_other_sessions_to_close()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        with django_db_blocker.unblock():
+            wait_for_other_sessions_to_close()
+            suite_worker.start()
