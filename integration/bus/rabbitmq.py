@@ -19,6 +19,12 @@ The consumer runs each handler with the same inbox dedupe as in-process delivery
 (core.deliver_envelope) and acks after the commit. A failure is published to the retry queue with
 one more attempt counted in the `x-attempts` header; the BUS_MAX_ATTEMPTS-th failure (or a permanent
 one) is recorded as a dead delivery for the admin and rejected to the dead-letter queue.
+
+Both processes outlive their broker: when it restarts (or a connection is closed) they log it, back
+off and reconnect in the same process (Reconnecting). A batch whose confirms never came stays unsent
+and is published again; a message whose ack was lost with the connection is redelivered; the inbox
+absorbs both duplicates. Queues are durable and messages persistent, so what the broker confirmed
+survives its restart.
 """
 
 import contextlib
@@ -34,6 +40,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 from kombu import Connection, Consumer, Exchange, Producer, Queue
+from kombu import exceptions as kombu_errors
 
 from integration import codec
 from integration.backoff import equal_jitter
@@ -104,6 +111,24 @@ def declare_topology(channel: Any, subscriptions: Iterable[registry.Subscription
             queue(channel).declare()
 
 
+# --- connections -------------------------------------------------------------------------------------
+
+
+def open_connection(*, name: str, url: str | None = None) -> Connection:
+    """A connection to the broker, connected now, named `name` in RabbitMQ's management views.
+
+    One attempt: the relay's and the consumers' loops back off between attempts (Reconnecting), where
+    kombu's connect() would wait 2 s and try again on its own.
+    """
+    conn = Connection(
+        url or broker_url(),
+        connect_timeout=_conf("CONNECT_TIMEOUT_SECONDS"),
+        transport_options={"client_properties": {"connection_name": name}},
+    )
+    conn.ensure_connection(max_retries=0, reraise_as_library_errors=False)
+    return conn
+
+
 # --- publishing with batched confirms --------------------------------------------------------------
 
 
@@ -139,16 +164,23 @@ class ConfirmingPublisher:
         self.conn: Connection | None = None
         self.lock = threading.Lock()
 
+    def connect(self) -> None:
+        """Connect now unless connected (publish_batch() connects on first use)."""
+        with self.lock:
+            if self.conn is None:
+                self._connect()
+
     def _connect(self) -> None:
-        self.conn = Connection(
-            self.url,
-            connect_timeout=_conf("CONNECT_TIMEOUT_SECONDS"),
-            transport_options={"client_properties": {"connection_name": self.name}},
-        )
-        self.conn.connect()
-        channel = self.conn.channel()
-        declare_topology(channel)
-        channel.confirm_select()
+        conn = open_connection(name=self.name, url=self.url)
+        try:
+            channel = conn.channel()
+            declare_topology(channel)
+            channel.confirm_select()
+        except Exception:
+            # Half made (the broker went away during the set-up): the next call starts afresh.
+            with contextlib.suppress(Exception):
+                conn.release()
+            raise
         channel.events["basic_ack"].add(self._on_ack)
         channel.events["basic_nack"].add(self._on_nack)
         self.channel = channel
@@ -156,6 +188,7 @@ class ConfirmingPublisher:
         self._tag = 0  # the last delivery tag given out on this channel
         self._unconfirmed: dict[int, bool | None] = {}
         self._open = 0
+        self.conn = conn
 
     def close(self) -> None:
         conn, self.conn = self.conn, None
@@ -247,6 +280,76 @@ def outgoing(envelope: core.Envelope, *, exchange: str, routing_key: str, header
     )
 
 
+# --- staying connected ------------------------------------------------------------------------------
+
+# The relay's and the consumers' pause after a failed round: equal jitter from 0.2 s, at most 5 s.
+RECONNECT_BASE_SECONDS = 0.2
+RECONNECT_MAX_SECONDS = 5.0
+
+
+def broker_errors() -> tuple[type[Exception], ...]:
+    """What a broker that went away or cannot be reached raises (kombu names them per transport),
+    and a batch it never confirmed."""
+    return (*Connection(broker_url()).connection_errors, kombu_errors.OperationalError, ConfirmTimeout)
+
+
+class Reconnecting:
+    """The backoff and the log lines of a loop that keeps a broker connection (the relay's, a
+    consumer's). After each failed round it waits (integration.backoff's equal jitter, growing with
+    the failures in a row) and logs, for the broker:
+
+    - `bus.broker_connection_lost`, once per outage: the connection broke or could not be made;
+    - `bus.broker_reconnect_failed`, for each further failed attempt (`attempts`, `retry_in`);
+    - `bus.broker_reconnected` once connected again, with how long the outage lasted.
+
+    Any other failure (the database away, a bug) is logged with its traceback as `failure_event`.
+    """
+
+    def __init__(self, *, connection: str, stop: threading.Event, failure_event: str):
+        self.connection = connection
+        self.stop = stop
+        self.failure_event = failure_event
+        self.failures = 0  # rounds failed in a row, whatever failed them
+        self.lost_at: float | None = None  # while the broker is away: since when
+
+    def failed(self, exc: Exception) -> None:
+        """Log a failed round and wait out its backoff (or until stopped)."""
+        self.failures += 1
+        retry_in = round(
+            equal_jitter(attempt=self.failures, base=RECONNECT_BASE_SECONDS, cap=RECONNECT_MAX_SECONDS), 2
+        )
+        if not isinstance(exc, broker_errors()):
+            log.error(self.failure_event, exc_info=exc, failures=self.failures, retry_in=retry_in)
+        elif self.lost_at is None:
+            self.lost_at = time.monotonic()
+            log.warning(
+                "bus.broker_connection_lost", connection=self.connection, error=repr(exc), retry_in=retry_in
+            )
+        else:
+            log.warning(
+                "bus.broker_reconnect_failed",
+                connection=self.connection,
+                error=repr(exc),
+                attempts=self.failures,
+                retry_in=retry_in,
+            )
+        self.stop.wait(retry_in)
+
+    def connected(self) -> None:
+        """The broker connection is up (again)."""
+        if self.lost_at is not None:
+            log.info(
+                "bus.broker_reconnected",
+                connection=self.connection,
+                outage_seconds=round(time.monotonic() - self.lost_at, 1),
+            )
+            self.lost_at = None
+
+    def succeeded(self) -> None:
+        """A round went through: the next failure starts the backoff afresh."""
+        self.failures = 0
+
+
 # --- the relay ---------------------------------------------------------------------------------------
 
 
@@ -292,17 +395,17 @@ def run_relay(*, stop: threading.Event) -> None:
     """The relay process's loop: relay while there is work, poll every RELAY_IDLE_SECONDS otherwise;
     reconnect with backoff when the broker or the database goes away."""
     pub = ConfirmingPublisher(name=f"shop-bus-relay:{socket.gethostname()}")
-    failures = 0
+    link = Reconnecting(connection=pub.name, stop=stop, failure_event="bus.relay_failed")
     try:
         while not stop.is_set():
             try:
                 close_old_connections()
+                pub.connect()
+                link.connected()
                 sent = relay_outbox(pub=pub)
-                failures = 0
-            except Exception:
-                failures += 1
-                log.exception("bus.relay_failed", failures=failures)
-                stop.wait(equal_jitter(attempt=failures, base=0.2, cap=5.0))
+                link.succeeded()
+            except Exception as exc:
+                link.failed(exc)
                 continue
             if sent < _conf("RELAY_BATCH"):
                 stop.wait(_conf("RELAY_IDLE_SECONDS"))
@@ -361,24 +464,19 @@ class EventConsumer:
         self.retries = ConfirmingPublisher(name=f"{name}:retries")
 
     def run(self, *, stop: threading.Event) -> None:
-        failures = 0
+        """Consume until stopped; reconnect with backoff when the broker or the database goes away
+        (unacked messages go back to their queues with the connection; the inbox absorbs a
+        redelivery whose handler had committed)."""
+        link = Reconnecting(connection=self.name, stop=stop, failure_event="bus.consumer_failed")
         while not stop.is_set():
             try:
-                self._consume(stop)
-                failures = 0
-            except Exception:
-                failures += 1
-                log.exception("bus.consumer_connection_lost", failures=failures)
-                stop.wait(equal_jitter(attempt=failures, base=0.2, cap=5.0))
+                self._consume(stop, link)
+            except Exception as exc:
+                link.failed(exc)
         self.retries.close()
 
-    def _consume(self, stop: threading.Event) -> None:
-        with Connection(
-            broker_url(),
-            connect_timeout=_conf("CONNECT_TIMEOUT_SECONDS"),
-            transport_options={"client_properties": {"connection_name": self.name}},
-        ) as conn:
-            conn.connect()
+    def _consume(self, stop: threading.Event, link: Reconnecting) -> None:
+        with open_connection(name=self.name) as conn:
             channel = conn.channel()
             declare_topology(channel)
             channel.basic_qos(0, _conf("CONSUMER_PREFETCH"), False)
@@ -395,6 +493,8 @@ class EventConsumer:
             for consumer in consumers:
                 consumer.consume()
             log.info("bus.consumer_ready", handlers=[s.name for s in self.subscriptions])
+            link.connected()
+            link.succeeded()
             while not stop.is_set():
                 try:
                     conn.drain_events(timeout=1.0)

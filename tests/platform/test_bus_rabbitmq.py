@@ -1,8 +1,8 @@
 """The bus over RabbitMQ (BUS_TRANSPORT=rabbitmq) end to end: a relay process and a consumer process
 against the test database and the test broker, events published in transactions by this process.
 
-Broker restarts are left to the extraction's CI (the broker here is shared); connection loss is shown
-by killing the relay and the consumer mid-flow and by closing their broker connections.
+Here the relay and the consumer are killed mid-flow and their broker connections closed; the broker
+itself is restarted under them in test_bus_broker_restart.py, on a node of its own (this one is shared).
 """
 
 import shutil
