@@ -3,6 +3,8 @@ valid against the API's OpenAPI schemas, and the shape operators rely on holds (
 shutdown, security, one side never selecting the other's pods, the monolith updated in place)."""
 
 import json
+import re
+import shlex
 import subprocess
 from urllib.parse import urlsplit
 
@@ -272,3 +274,51 @@ def test_filled_in_secrets_stay_out_of_git_and_out_of_the_image(path):
     assert ignored.returncode == 0, f"{path} is not ignored by git"
     dockerignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert "deploy" in dockerignore
+
+
+def readme_applies() -> list[tuple[str, str]]:
+    """(overlay, label selector or '') of each `kubectl apply -k` in the README, in order."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8").replace("\\\n", " ")
+    found = []
+    for line in text.splitlines():
+        words = shlex.split(line.split("#", 1)[0]) if line.startswith("kubectl apply -k") else []
+        if words:
+            overlay = words[3].removeprefix("deploy/overlays/")
+            found.append((overlay, words[words.index("-l") + 1] if "-l" in words else ""))
+    return found
+
+
+def label_selector_matches(selector: str, labels: dict) -> bool:
+    """kubectl's label selector syntax, as far as the README uses it: key=value and key in (a,b)."""
+    for term in re.split(r",(?![^(]*\))", selector) if selector else []:
+        if match := re.fullmatch(r"\s*([\w./-]+)\s+in\s+\(([^)]*)\)\s*", term):
+            if labels.get(match[1]) not in [v.strip() for v in match[2].split(",")]:
+                return False
+        else:
+            key, _, value = term.partition("=")
+            if labels.get(key.strip()) != value.strip():
+                return False
+    return True
+
+
+def test_the_readmes_rollout_applies_each_pods_settings_before_or_with_it(rendered):
+    """Each step of the README's install and extraction applies something, and no pod it starts reads a
+    ConfigMap or Secret that this or an earlier step has not applied."""
+    applies = readme_applies()
+    assert {overlay for overlay, _ in applies} == {"monolith", "extracted-payments"}
+    applied: dict[str, set] = {}
+    for overlay, selector in applies:
+        chosen = [o for o in rendered[overlay] if label_selector_matches(selector, o["metadata"]["labels"])]
+        assert chosen, f"`kubectl apply -k {overlay} -l {selector!r}` applies nothing"
+        done = applied.setdefault(overlay, set())
+        done |= {(o["kind"], o["metadata"]["name"]) for o in chosen}
+        for workload in (o for o in chosen if o["kind"] in ("Deployment", "Job")):
+            for source in pod_spec(workload)["containers"][0]["envFrom"]:
+                ref = (
+                    ("ConfigMap", source["configMapRef"]["name"])
+                    if "configMapRef" in source
+                    else ("Secret", source["secretRef"]["name"])
+                )
+                assert ref in done, f"{overlay} -l {selector!r}: {workload['metadata']['name']} needs {ref}"
+        if selector:
+            assert len(chosen) < len(rendered[overlay]), selector
