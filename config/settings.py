@@ -10,7 +10,8 @@ from pathlib import Path
 
 import environ
 from corsheaders.defaults import default_headers as default_cors_headers
-from kombu import Exchange, Queue
+
+from integration import placement
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -54,6 +55,21 @@ INSTALLED_APPS = [
     "integration",
     *CONTEXT_APPS,
 ]
+
+# --- Placement: the contexts this deployment holds (integration.placement) ---------------------------
+# CONTEXTS_REMOTE: the contexts this process calls over HTTP, by base URL (JSON: {"payments":
+# "http://payments:8000"}); each is the resilience dependency "context-<name>" (timeouts, retries,
+# breaker: RESILIENCE_DEPENDENCIES). CONTEXTS_LOCAL: the contexts whose tables are in this deployment's
+# database (comma-separated; unset: every context not remote). Everything else follows from it: the
+# database router refuses the other contexts' models and migrations, the admin lists only these, the
+# api served at /internal/, the Celery queues a worker consumes, the beat schedule, the event consumer's
+# handlers. A context with an api must be local or remote (system check integration.E008).
+CONTEXTS = [app.rsplit(".", 1)[1] for app in CONTEXT_APPS]
+CONTEXTS_REMOTE = env.json("CONTEXTS_REMOTE", default={})
+CONTEXTS_LOCAL = placement.local_contexts(
+    CONTEXTS, configured=env.list("CONTEXTS_LOCAL", default=None), remote=CONTEXTS_REMOTE
+)
+DATABASE_ROUTERS = ["integration.db.LocalContextsRouter"]
 
 MIDDLEWARE = [
     "integration.edge.middleware.RequestIdMiddleware",
@@ -292,16 +308,14 @@ BROKER_CONSUMER_TIMEOUT = env.int("BROKER_CONSUMER_TIMEOUT", default=1800)
 # task otherwise); integration.apps closes it on error or when it outlives CONN_MAX_AGE.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 
-_QUEUE_NAMES = ["integration", *(app.rsplit(".", 1)[1] for app in CONTEXT_APPS)]
-CELERY_TASK_QUEUES = [
-    Queue(name, Exchange(name, type="direct", durable=True), routing_key=name, durable=True)
-    for name in _QUEUE_NAMES
-]
-CELERY_TASK_DEFAULT_QUEUE = "integration"
-CELERY_TASK_DEFAULT_EXCHANGE = "integration"
-CELERY_TASK_DEFAULT_ROUTING_KEY = "integration"
-# Task names are "<context>.<verb_noun>": the prefix is the queue.
-CELERY_TASK_ROUTES = {f"{name}.*": {"queue": name, "routing_key": name} for name in _QUEUE_NAMES}
+# A queue per local context and this deployment's own integration queue ("integration" when it holds
+# every context); `celery worker` without -Q consumes exactly these. Task names are
+# "<context>.<verb_noun>": the prefix is the queue (integration's: this deployment's integration queue).
+CELERY_TASK_QUEUES = placement.task_queues(CONTEXTS, CONTEXTS_LOCAL)
+CELERY_TASK_DEFAULT_QUEUE = placement.integration_queue(CONTEXTS, CONTEXTS_LOCAL)
+CELERY_TASK_DEFAULT_EXCHANGE = CELERY_TASK_DEFAULT_QUEUE
+CELERY_TASK_DEFAULT_ROUTING_KEY = CELERY_TASK_DEFAULT_QUEUE
+CELERY_TASK_ROUTES = placement.task_routes(CONTEXTS, CONTEXTS_LOCAL)
 
 CELERY_BEAT_SCHEDULE = {
     "integration.sweep_outbox": {
@@ -439,13 +453,11 @@ SERVICES = {
     # remote call would: on in the test settings, so nothing unserialisable creeps into an interface.
     "CODEC_ROUND_TRIP": env.bool("SERVICES_CODEC_ROUND_TRIP", default=False),
 }
-# Extracted contexts (integration.services.remote). CONTEXTS_REMOTE: the contexts this process calls over
-# HTTP, by base URL (JSON: {"payments": "http://payments:8000"}); each is the resilience dependency
-# "context-<name>" (timeouts, retries, breaker: RESILIENCE_DEPENDENCIES). CONTEXTS_SERVED: the contexts
-# whose api this process serves at /internal/<context>/<function>/ (comma-separated; unset: every
-# context that is not remote). CONTEXTS_READY_REQUIRED: remote contexts without which /ready is 503
-# (any other one that is unreachable leaves it 200, "degraded").
-CONTEXTS_REMOTE = env.json("CONTEXTS_REMOTE", default={})
+# Extracted contexts (integration.services.remote; CONTEXTS_REMOTE and CONTEXTS_LOCAL are under
+# Placement, above). CONTEXTS_SERVED: the contexts whose api this process serves at
+# /internal/<context>/<function>/ (comma-separated; unset: every local context with an api).
+# CONTEXTS_READY_REQUIRED: remote contexts without which /ready is 503 (any other one that is
+# unreachable leaves it 200, "degraded").
 CONTEXTS_SERVED = env.list("CONTEXTS_SERVED", default=None)
 CONTEXTS_READY_REQUIRED = env.list("CONTEXTS_READY_REQUIRED", default=[])
 # The secret every process of the deployment signs and checks service tokens with (comma-separated
@@ -523,6 +535,10 @@ CELERY_BEAT_SCHEDULE["integration.purge_idempotency_keys"] = {
     "task": "integration.purge_idempotency_keys",
     "schedule": env.float("IDEMPOTENCY_PURGE_SECONDS", default=3600.0),
 }
+
+# Every deployment runs its own beat: it schedules its local contexts' periodic tasks and integration's
+# (on its own integration queue, so each database is swept and purged by its own workers).
+CELERY_BEAT_SCHEDULE = placement.beat_schedule(CELERY_BEAT_SCHEDULE, CONTEXTS_LOCAL)
 
 # --- Outbound HTTP: providers and extracted contexts (integration.resilience) ---------------------
 # Per dependency: timeouts (seconds), attempts (the first included) and backoff between them, the

@@ -1,8 +1,9 @@
-"""Root URLs: the edge's probes and docs, the admin, and each context's routes under /api/v1/."""
+"""Root URLs: the edge's probes and docs, the admin, and each local context's routes under /api/v1/."""
 
 from django.contrib import admin
 from django.urls import include, path
 
+from integration import placement
 from integration.edge.ratelimit import login_limited, password_change_limited
 
 # Operators' passwords get the same guessing limits as the API's: the login form and the password
@@ -15,10 +16,11 @@ urlpatterns = [
     # Each served context's api for other processes of the deployment (service token; not in the schema).
     path("", include("integration.edge.internal")),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("contexts.users.urls")),
-    path("api/v1/", include("contexts.catalog.urls")),
-    path("api/v1/", include("contexts.payments.urls")),
-    path("api/v1/", include("contexts.shipping.urls")),
-    path("api/v1/", include("contexts.notifications.urls")),
-    path("api/v1/", include("contexts.orders.urls")),
+]
+# Each context's public routes, where its tables are (CONTEXTS_LOCAL): a request for an extracted
+# context's routes that reaches this deployment is a 404, never a query of tables it does not have.
+urlpatterns += [
+    path("api/v1/", include(f"contexts.{context}.urls"))
+    for context in ("users", "catalog", "payments", "shipping", "notifications", "orders")
+    if placement.is_local(context)
 ]

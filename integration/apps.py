@@ -1,4 +1,5 @@
-"""The integration app: the bus's tables and admin, Celery signal wiring, deploy checks."""
+"""The integration app: the bus's tables and admin, Celery signal wiring, deploy checks, the admin
+limited to the contexts this deployment holds."""
 
 import os
 import sys
@@ -31,6 +32,14 @@ class IntegrationConfig(AppConfig):
 
         # JSON bodies are held to the JSON types the OpenAPI contract documents (0 is no boolean).
         jsontypes.install()
+
+        # The admin lists only the contexts this deployment holds (the admin's ready(), which runs
+        # first, has registered every app's models by now).
+        from django.contrib import admin
+
+        from integration import db
+
+        db.admin_unregister_non_local(admin.site)
 
         # The embedded default has no beat process: the dev server runs the periodic tasks itself.
         if worker.tasks_run_eagerly() and embedded.should_start(sys.argv, dict(os.environ)):

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core import checks
 
-from integration import services, webhooks
+from integration import placement, services, webhooks
 from integration.services import auth, remote
 
 
@@ -121,6 +121,53 @@ def extracted_contexts(app_configs, **kwargs):
             checks.Error(
                 f"CONTEXTS_READY_REQUIRED names {context!r}, which is not in CONTEXTS_REMOTE",
                 id="integration.E006",
+            )
+        )
+    return problems
+
+
+@checks.register()
+def context_placement(app_configs, **kwargs):
+    """CONTEXTS_LOCAL names real contexts, none also remote; every context with an api is local or
+    remote; only local contexts are served; and a deployment that holds only some contexts sends its
+    events through RabbitMQ (the Celery transport hands each delivery to a worker of the subscriber's
+    queue, which would look the delivery up in its own deployment's database)."""
+    urls = remote.remote_contexts()
+    problems = [
+        checks.Error(problem, id="integration.E008")
+        for problem in placement.problems(
+            contexts=settings.CONTEXTS, local=settings.CONTEXTS_LOCAL, remote=urls
+        )
+    ]
+    for context in services.contexts():
+        if not placement.is_local(context) and context not in urls:
+            problems.append(
+                checks.Error(
+                    f"{context!r} has an api but is neither local (CONTEXTS_LOCAL) nor remote "
+                    "(CONTEXTS_REMOTE): a call to it would run here, against tables this deployment "
+                    "does not have.",
+                    hint=f"Add {context!r} to CONTEXTS_REMOTE with the base URL of the deployment that "
+                    "holds it (or to CONTEXTS_LOCAL if this one does).",
+                    id="integration.E008",
+                )
+            )
+    for context in remote.served_contexts():
+        if not placement.is_local(context):
+            problems.append(
+                checks.Error(
+                    f"CONTEXTS_SERVED names {context!r}, which is not local (CONTEXTS_LOCAL)",
+                    id="integration.E008",
+                )
+            )
+    not_here = [context for context in settings.CONTEXTS if not placement.is_local(context)]
+    if not_here and settings.BUS["TRANSPORT"] != "rabbitmq":
+        problems.append(
+            checks.Error(
+                f"This deployment does not hold {', '.join(not_here)} (CONTEXTS_LOCAL) but BUS_TRANSPORT is "
+                f"{settings.BUS['TRANSPORT']!r}: events would be handed to another deployment's workers "
+                "by ids of this deployment's database.",
+                hint="Set BUS_TRANSPORT=rabbitmq on every process of every deployment.",
+                id="integration.E008",
             )
         )
     return problems

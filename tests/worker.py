@@ -1,9 +1,11 @@
 """Run a real Celery worker process against RabbitMQ and the test database, for tests that need one."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -62,16 +64,20 @@ class CommandProcess:
 
     def __init__(self, *args: str, env: dict | None = None, ready_text: str = "", name: str = "command"):
         self.args = args
+        self.name = name
         self.extra_env = env or {}
         self.ready_text = ready_text
         self.proc: subprocess.Popen | None = None
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"shop-test-{name}-{os.getpid()}.log"
         self.log = None
 
+    def command(self) -> list[str]:
+        return [sys.executable, "manage.py", *self.args]
+
     def start(self) -> "CommandProcess":
         self.log = self.log_path.open("w")  # a restart waits for its own ready line
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", *self.args],
+            self.command(),
             cwd=ROOT,
             env=process_env(extra=self.extra_env),
             stdout=self.log,
@@ -81,10 +87,10 @@ class CommandProcess:
         wait_until(
             lambda: self.proc.poll() is not None or self.ready_text in self.output(),
             timeout=30,
-            message=f"{self.args[0]} to start",
+            message=f"{self.name} to start",
         )
         if self.proc.poll() is not None:
-            raise RuntimeError(f"{self.args[0]} exited early:\n{self.output()}")
+            raise RuntimeError(f"{self.name} exited early:\n{self.output()}")
         return self
 
     def output(self) -> str:
@@ -112,8 +118,26 @@ class CommandProcess:
             self.log = None
 
 
+class BeatProcess(CommandProcess):
+    """`celery beat` in its own process group, its schedule file in a directory of its own."""
+
+    def __init__(self, *, env: dict | None = None, name: str = "beat"):
+        self.schedule_dir = tempfile.mkdtemp(prefix="shop-test-beat-")
+        super().__init__(env=env, ready_text="beat: Starting", name=name)
+
+    def command(self) -> list[str]:
+        schedule = str(Path(self.schedule_dir) / "schedule")
+        return [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO", "-s", schedule]
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(self.schedule_dir, ignore_errors=True)
+
+
 class WorkerProcess(CommandProcess):
-    """`celery worker` in its own process group, started and stopped by tests (and bench-bus)."""
+    """`celery worker` in its own process group, started and stopped by tests (and bench-bus).
+
+    It consumes `queues`, or (None) its settings' CELERY_TASK_QUEUES, as `celery worker` without -Q."""
 
     def __init__(
         self,
@@ -144,8 +168,7 @@ class WorkerProcess(CommandProcess):
                 "-A",
                 "config",
                 "worker",
-                "-Q",
-                ",".join(self.queues or queues()),
+                *(["-Q", ",".join(self.queues)] if self.queues else []),
                 "-c",
                 str(self.concurrency),
                 "--loglevel",

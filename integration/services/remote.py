@@ -3,7 +3,7 @@
 Settings (read on every call, so tests may override them):
 
     CONTEXTS_REMOTE = {"payments": "http://payments:8000"}   # reached over HTTP from this process
-    CONTEXTS_SERVED = ["payments"]        # served at /internal/ by this process (None: every local one)
+    CONTEXTS_SERVED = ["payments"]        # served at /internal/ by this process (None: CONTEXTS_LOCAL's)
     CONTEXTS_READY_REQUIRED = ["payments"]  # remote contexts this process is not ready without
 
 The wire (integration.edge.internal serves it):
@@ -35,7 +35,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from integration import codec, correlation, errors, resilience
+from integration import codec, correlation, errors, placement, resilience
 from integration.contexts import context_configs
 from integration.logging import get_logger
 from integration.services import Operation, auth, contexts, decode_result
@@ -58,11 +58,11 @@ def remote_contexts() -> dict[str, str]:
 
 def served_contexts() -> list[str]:
     """The contexts whose operations this process serves at /internal/: CONTEXTS_SERVED, or (None)
-    every context with operations that is not remote."""
+    every local context (CONTEXTS_LOCAL) with operations that is not remote."""
     served = getattr(settings, "CONTEXTS_SERVED", None)
     if served is None:
         remote = remote_contexts()
-        return [name for name in contexts() if name not in remote]
+        return [name for name in contexts() if placement.is_local(name) and name not in remote]
     return list(served)
 
 

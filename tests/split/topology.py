@@ -1,12 +1,16 @@
 """The split topology: payments and notifications extracted into a service of their own, every other
 context in the monolith, the same code on both sides and only settings differing.
 
-    monolith                                    payments service (payments, notifications)
-    gunicorn   (users' api for notifications) <- HTTP -  gunicorn (/internal/payments|notifications/)
-    celery worker (orders' saga, ...)   - HTTP ->       celery worker -Q payments,notifications
-    relay_events, consume_events               relay_events, consume_events --contexts payments,...
+    monolith (CONTEXTS_LOCAL=users,...,shipping)    payments service (CONTEXTS_LOCAL=payments,notifications)
+    gunicorn   (users' api for notifications) <- HTTP -  gunicorn (/internal/payments/)
+    celery worker (orders' saga, ...)   - HTTP ->       celery worker
+    relay_events, consume_events               relay_events, consume_events
     database: the test database                database: <test database>_payments, migrated by itself
                      \\_______ RabbitMQ (events, tasks) and Redis (breakers) _______/
+
+Each side is placed by CONTEXTS_LOCAL alone (and CONTEXTS_REMOTE, where the contexts it calls are):
+its worker runs without -Q and its consumer without --contexts, so the queues, the beat schedule and
+the handlers each side runs follow from that one setting; each side migrates its own database.
 
 The test process plays a monolith web process (monolith_settings: its settings are the monolith's, and
 it reads the extracted contexts' tables from the service's database through ExtractedContextsRouter).
@@ -33,7 +37,6 @@ from tests.worker import (
     database_url,
     process_env,
     purge_queues,
-    queues,
     wait_for_other_sessions_to_close,
 )
 
@@ -41,6 +44,8 @@ EXTRACTED = ("payments", "notifications")
 MONOLITH_CONTEXTS = ("users", "catalog", "orders", "shipping")
 # The monolith's read timeout on the payments service, seconds (the fault tests inject 5 s of latency).
 MONOLITH_PAYMENTS_READ_TIMEOUT = 2.0
+# The monolith's contexts that have an api (orders has none): the service reaches them over HTTP.
+MONOLITH_APIS = ("users", "catalog", "shipping")
 # Both sides: events over RabbitMQ; handlers retry fast and dead-letter after 3 attempts.
 BUS_ENV = {
     "BUS_TRANSPORT": "rabbitmq",
@@ -58,15 +63,13 @@ class Side:
     name: str
     env: dict
     port: int
-    queues: list[str]
-    contexts: tuple[str, ...]
     worker_class: str = "sync"
 
     def start(self) -> "Side":
         self.web = Gunicorn(
             process_env(extra=self.env), workers=2, worker_class=self.worker_class, port=self.port
         )
-        self.worker = WorkerProcess(env=self.env, queues=self.queues, name=f"{self.name}-worker").start()
+        self.worker = WorkerProcess(env=self.env, name=f"{self.name}-worker").start()
         self.relay = CommandProcess(
             "relay_events", env=self.env, ready_text="relay ready", name=f"{self.name}-relay"
         ).start()
@@ -77,8 +80,6 @@ class Side:
     def consumer_process(self) -> CommandProcess:
         return CommandProcess(
             "consume_events",
-            "--contexts",
-            ",".join(self.contexts),
             env=self.env,
             ready_text="bus.consumer_ready",
             name=f"{self.name}-consumer",
@@ -154,22 +155,13 @@ def split_running(*, env: dict | None = None, worker_class: str = "sync", databa
         service_db = f"{connection.settings_dict['NAME']}_payments"
         service_url = f"{monolith_url.rsplit('/', 1)[0]}/{service_db}"
         _recreate_database(service_db)
-        # The extracted service's database is migrated by the service's own settings: every app's
-        # tables are created there, and only its contexts' (and integration's) are ever used.
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-            cwd=ROOT,
-            env=process_env(extra={**(env or {}), "DATABASE_URL": service_url}),
-            check=True,
-        )
-        purge_queues()
-        _purge_bus_queues()
     monolith_port, service_port = free_port(), free_port()
     monolith = Side(
         name="split-monolith",
         env={
             **BUS_ENV,
             **(env or {}),
+            "CONTEXTS_LOCAL": ",".join(MONOLITH_CONTEXTS),
             # Notifications has no api (nothing calls it): only its events and tasks move.
             "CONTEXTS_REMOTE": json.dumps({"payments": f"http://127.0.0.1:{service_port}"}),
             # An open breaker tries the service again after a second, so a saga resumes in seconds.
@@ -180,24 +172,36 @@ def split_running(*, env: dict | None = None, worker_class: str = "sync", databa
             ),
         },
         port=monolith_port,
-        queues=[q for q in queues() if q not in EXTRACTED],
-        contexts=MONOLITH_CONTEXTS,
         worker_class=worker_class,
     )
+    monolith_base = f"http://127.0.0.1:{monolith_port}"
     service = Side(
         name="split-payments",
         env={
             **BUS_ENV,
             **(env or {}),
             "DATABASE_URL": service_url,
-            "CONTEXTS_SERVED": "payments",
-            "CONTEXTS_REMOTE": json.dumps({"users": f"http://127.0.0.1:{monolith_port}"}),
+            "CONTEXTS_LOCAL": ",".join(EXTRACTED),
+            # Every other context with an api is the monolith's (notifications asks users for addresses).
+            "CONTEXTS_REMOTE": json.dumps({name: monolith_base for name in MONOLITH_APIS}),
         },
         port=service_port,
-        queues=list(EXTRACTED),
-        contexts=EXTRACTED,
         worker_class=worker_class,
     )
+    with database_access():
+        # Each side migrates its own database with its own settings: the service's gets no table of
+        # the monolith's contexts. The monolith's is this process's test database, shared with the
+        # monolith-mode tests and migrated with every context already, so its migrate applies nothing
+        # (a fresh monolith database gets no payments table: tests/platform/test_placement.py).
+        for side in (service, monolith):
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+                cwd=ROOT,
+                env=process_env(extra=side.env),
+                check=True,
+            )
+        purge_queues()
+        _purge_bus_queues()
     try:
         service.start()
         monolith.start()
@@ -237,9 +241,11 @@ def monolith_settings(split: Split):
     setattr(connections._connections, SERVICE_ALIAS, service_db)
     try:
         with override_settings(
+            CONTEXTS_LOCAL=list(MONOLITH_CONTEXTS),
             CONTEXTS_REMOTE=json.loads(split.monolith.env["CONTEXTS_REMOTE"]),
             BUS={**settings.BUS, "TRANSPORT": "rabbitmq"},
-            DATABASE_ROUTERS=[f"{__name__}.ExtractedContextsRouter"],
+            # Before the deployment's own router, which refuses the extracted contexts' models.
+            DATABASE_ROUTERS=[f"{__name__}.ExtractedContextsRouter", *settings.DATABASE_ROUTERS],
         ):
             yield split
     finally:

@@ -4,13 +4,15 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
+from integration import placement
 from integration.bus import core, rabbitmq, registry
 
 
 class Command(BaseCommand):
     help = (
         "Consume events from RabbitMQ (BUS_TRANSPORT=rabbitmq) and run their handlers with the inbox's"
-        " dedupe: every subscribed handler, or those named by --handlers or --contexts."
+        " dedupe: those named by --handlers or --contexts, else those of the contexts this deployment"
+        " holds (CONTEXTS_LOCAL)."
     )
 
     def add_arguments(self, parser):
@@ -28,6 +30,8 @@ class Command(BaseCommand):
             subs = rabbitmq.subscriptions_named(handlers=names, contexts=contexts)
         except registry.UnknownSubscription as exc:
             raise CommandError(str(exc)) from None
+        if not (names or contexts):  # neither named: the handlers of the contexts held here
+            subs = [s for s in subs if placement.is_local(s.context)]
         if not subs:
             raise CommandError("no subscription matches: nothing to consume")
         stop = threading.Event()
