@@ -30,15 +30,6 @@ from tests.deploy.manifests import (
 )
 
 SETTINGS_NAMES = settings_env_names()
-# Set by the extracted overlay and being added to config/settings.py as this is written: until it is
-# read there, the extracted sides run every context's queues, handlers and periodic tasks.
-# Once it is, the tests marked pending_contexts_local run as any other and PENDING can be emptied.
-PENDING = {"CONTEXTS_LOCAL"}
-pending_contexts_local = pytest.mark.xfail(
-    condition="CONTEXTS_LOCAL" not in SETTINGS_NAMES,
-    reason="CONTEXTS_LOCAL is not read by config/settings.py yet",
-    strict=True,
-)
 
 
 @pytest.fixture(scope="session")
@@ -64,20 +55,15 @@ def container(side, kind, component):
 
 
 def test_the_settings_reader_finds_what_settings_read():
-    assert {"DATABASE_URL", "SECRET_KEY", "SERVICE_TOKEN_SECRET", "CONTEXTS_REMOTE", "BUS_TRANSPORT"} <= (
+    assert {"DATABASE_URL", "SECRET_KEY", "SERVICE_TOKEN_SECRET", "CONTEXTS_REMOTE", "CONTEXTS_LOCAL"} <= (
         SETTINGS_NAMES
     )
     assert "DJANGO_SETTINGS_MODULE" not in SETTINGS_NAMES
 
 
 def test_every_variable_the_manifests_set_is_a_setting(side):
-    unknown = set(side.env) - SETTINGS_NAMES - PENDING
+    unknown = set(side.env) - SETTINGS_NAMES
     assert not unknown, f"not read by config/settings.py: {sorted(unknown)}"
-
-
-@pending_contexts_local
-def test_the_pending_settings_are_read():
-    assert PENDING <= SETTINGS_NAMES, "PENDING names variables config/settings.py does not read"
 
 
 def test_each_sides_settings_pass_the_projects_deploy_checks(side, image):
@@ -274,7 +260,6 @@ def test_the_split_gives_every_context_to_one_side_as_the_split_tests_run_it(ren
         assert set(conf["SERVED"]) <= local[name]
 
 
-@pending_contexts_local
 @pytest.mark.parametrize("instance", ["shop", "payments"])
 def test_each_side_runs_only_its_own_contexts(rendered_sides, settings_of, instance):
     side = rendered_sides["extracted-payments"][instance]
