@@ -257,6 +257,7 @@ print(json.dumps({
     "EMAIL_TIMEOUT": settings.EMAIL_TIMEOUT,
     "CELERY_TASK_TIME_LIMIT": getattr(settings, "CELERY_TASK_TIME_LIMIT", None),
     "BEAT_TASKS": sorted(entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()),
+    "QUEUES": sorted(queue.name for queue in settings.CELERY_TASK_QUEUES),
     "DATABASE_NAME": settings.DATABASES["default"]["NAME"],
 }))
 """

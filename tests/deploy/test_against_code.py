@@ -15,6 +15,7 @@ from django.core.management import get_commands, load_command_class
 from django.test import Client, override_settings
 from django.urls import resolve
 
+from integration import placement
 from integration.edge import health
 from tests.deploy.manifests import (
     DEPLOY,
@@ -268,6 +269,9 @@ def test_each_side_runs_only_its_own_contexts(rendered_sides, settings_of, insta
     assert set(conf["CONTEXTS_LOCAL"]) == local
     # Beat sends a side's periodic tasks only for the contexts whose tables it holds.
     assert {task.split(".")[0] for task in conf["BEAT_TASKS"]} <= local | {"integration"}
+    # Its worker (no -Q) consumes its contexts' queues and its own integration queue, no other.
+    contexts = [app.rsplit(".", 1)[1] for app in settings.CONTEXT_APPS]
+    assert set(conf["QUEUES"]) == local | {placement.integration_queue(contexts, sorted(local))}
 
 
 # --- The image -----------------------------------------------------------------------------------------
