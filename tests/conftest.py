@@ -13,6 +13,20 @@ def _clean_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _quiet_database_after_worker_tests(request, django_db_blocker):
+    """After a test marked `worker`: wait until the live workers' follow-up work (an event's handlers,
+    a retried step) holds no transaction, before the test's flush truncates every table; a TRUNCATE
+    waiting on a worker's lock while the worker waits on the TRUNCATE's is a deadlock. pytest-django's
+    database fixture is set up before this one, so it is torn down after."""
+    yield
+    if request.node.get_closest_marker("worker") is not None:
+        from tests.worker import wait_for_other_sessions_to_idle
+
+        with django_db_blocker.unblock():
+            wait_for_other_sessions_to_idle()
+
+
 @pytest.fixture
 def eager_tasks(settings):
     """Run Celery tasks in-process (as the embedded default does), so event handlers run at commit.

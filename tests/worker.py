@@ -206,6 +206,28 @@ def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1, messa
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
+def wait_for_other_sessions_to_idle(timeout: float = 15.0, quiet_for: float = 0.3) -> None:
+    """Wait until no other session of the test database has run a statement or held a transaction for
+    `quiet_for` seconds (idle connections hold no lock), or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'"
+            )
+            busy = cursor.fetchone()[0]
+        now = time.monotonic()
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= quiet_for:
+            return
+        time.sleep(0.05)
+
+
 def wait_for_other_sessions_to_close(timeout: float = 10.0) -> None:
     """Child processes' connections linger a moment after they exit; the test database can only be
     dropped once they are gone."""
