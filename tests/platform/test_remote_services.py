@@ -401,7 +401,7 @@ def test_the_settings_of_extracted_contexts_are_checked(settings):
     messages = " | ".join(e.msg for e in found)
     assert all(isinstance(e, checks.Error) and e.id == "integration.E006" for e in found)
     assert "'nowhere', which has no api" in messages
-    assert "CONTEXTS_REMOTE['payments'] is not an http(s) URL" in messages
+    assert "CONTEXTS_REMOTE['payments'] is 'payments:8000', not an http(s) base URL" in messages
     assert "'payments' is both served here" in messages
     assert "CONTEXTS_READY_REQUIRED names 'shipping'" in messages
 
