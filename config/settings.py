@@ -65,7 +65,7 @@ INSTALLED_APPS = [
 # api served at /internal/, the Celery queues a worker consumes, the beat schedule, the event consumer's
 # handlers. A context with an api must be local or remote (system check integration.E008).
 CONTEXTS = [app.rsplit(".", 1)[1] for app in CONTEXT_APPS]
-CONTEXTS_REMOTE = env.json("CONTEXTS_REMOTE", default={})
+CONTEXTS_REMOTE = placement.remote_contexts(CONTEXTS, configured=env.str("CONTEXTS_REMOTE", default="{}"))
 CONTEXTS_LOCAL = placement.local_contexts(
     CONTEXTS, configured=env.list("CONTEXTS_LOCAL", default=None), remote=CONTEXTS_REMOTE
 )
@@ -465,6 +465,15 @@ CONTEXTS_READY_REQUIRED = env.list("CONTEXTS_READY_REQUIRED", default=[])
 SERVICE_TOKEN_SECRET = env("SERVICE_TOKEN_SECRET", default="dev-only-service-token-secret")
 # A token is made per call: it need only outlive the trip and clock skew between hosts.
 SERVICE_TOKEN_TTL_SECONDS = env.int("SERVICE_TOKEN_TTL_SECONDS", default=60)
+# Either wrong would refuse every internal call, in both directions, and only once the processes run.
+if not SERVICE_TOKEN_SECRET.replace(",", "").strip() or SERVICE_TOKEN_TTL_SECONDS < 1:
+    from django.core.exceptions import ImproperlyConfigured
+
+    if SERVICE_TOKEN_TTL_SECONDS < 1:
+        raise ImproperlyConfigured(
+            f"SERVICE_TOKEN_TTL_SECONDS must be 1 or more, not {SERVICE_TOKEN_TTL_SECONDS}"
+        )
+    raise ImproperlyConfigured("SERVICE_TOKEN_SECRET is empty: no service token could be made or checked")
 # Internal calls travel inside the deployment's network, often over plain HTTP: a POST there must not be
 # refused for want of HTTPS (integration.edge.middleware.HttpsWritesMiddleware).
 SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^internal/"]

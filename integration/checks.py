@@ -101,10 +101,8 @@ def extracted_contexts(app_configs, **kwargs):
             problems.append(
                 checks.Error(f"CONTEXTS_REMOTE names {context!r}, which has no api", id="integration.E006")
             )
-        if not (isinstance(url, str) and url.startswith(("http://", "https://"))):
-            problems.append(
-                checks.Error(f"CONTEXTS_REMOTE[{context!r}] is not an http(s) URL", id="integration.E006")
-            )
+        if problem := placement.base_url_problem(context, url):
+            problems.append(checks.Error(problem, id="integration.E006"))
         if context in served:
             problems.append(
                 checks.Error(

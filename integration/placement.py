@@ -10,7 +10,10 @@ return plain values (settings are read once per process, so these functions are 
 at run time `is_local` answers the database router, the admin, the event consumer and /internal/.
 """
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -34,6 +37,48 @@ def problems(*, contexts: Sequence[str], local: Sequence[str], remote: Iterable[
     if not local:
         found.append("CONTEXTS_LOCAL names no context: a deployment holds at least one")
     return found
+
+
+def base_url_problem(context: str, url: Any) -> str | None:
+    """What is wrong with `url` as the base URL of `context` in CONTEXTS_REMOTE, as a sentence; None
+    if nothing. A base is http(s) with a host, and may have a path (a gateway's prefix) but no query
+    or fragment: calls go to <base>/internal/<context>/<function>/."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    try:
+        valid = (
+            parts is not None
+            and parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and not (parts.query or parts.fragment)
+            and (parts.port is None or parts.port > 0)
+        )
+    except ValueError:  # a port that is no number, or out of range
+        valid = False
+    if valid:
+        return None
+    return f"CONTEXTS_REMOTE[{context!r}] is {url!r}, not an http(s) base URL such as http://{context}:8000"
+
+
+def remote_contexts(contexts: Sequence[str], *, configured: str) -> dict[str, str]:
+    """CONTEXTS_REMOTE from its JSON text: {context: base URL}. ImproperlyConfigured, naming each
+    problem, for text that is not a JSON object, a name that is no context or a URL that is no http(s)
+    base: a process started with one would fail only at its first call to that context."""
+    try:
+        remote = json.loads(configured)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"CONTEXTS_REMOTE is not JSON ({exc}): {configured!r}") from None
+    if not isinstance(remote, dict):
+        raise ImproperlyConfigured(
+            f'CONTEXTS_REMOTE is a JSON object such as {{"payments": "http://payments:8000"}}, not {remote!r}'
+        )
+    found = [
+        f"CONTEXTS_REMOTE names {name!r}, which is not a context (the contexts: {', '.join(contexts)})"
+        for name in sorted(set(remote) - set(contexts))
+    ]
+    found += [problem for name, url in sorted(remote.items()) if (problem := base_url_problem(name, url))]
+    if found:
+        raise ImproperlyConfigured("; ".join(found))
+    return remote
 
 
 def local_contexts(

@@ -507,13 +507,15 @@ class EventConsumer:
     def handle(self, sub: registry.Subscription, message: Any) -> None:
         """Run the handler on one message; ack, retry later or dead-letter it."""
         headers = message.headers or {}
-        attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
         close_old_connections()
         try:
             try:
+                # Unreadable, it would fail the consuming loop and come back forever, holding every
+                # queue of this consumer: a message that is not ours to count is malformed.
+                attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
                 envelope = codec.loads(core.Envelope, message.body)
-            except (codec.CodecError, ValueError) as exc:
-                raise core.MalformedPayload(f"malformed payload for {sub.event_type}: {exc}") from exc
+            except (codec.CodecError, ValueError, TypeError) as exc:
+                raise core.MalformedPayload(f"malformed message for {sub.event_type}: {exc}") from exc
         except core.MalformedPayload:
             log.exception("bus.malformed_message", handler=sub.name)
             message.reject(requeue=False)  # no envelope to keep: it stays in the dead-letter queue

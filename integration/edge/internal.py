@@ -11,16 +11,16 @@ part of the public API and never appear in its OpenAPI schema (which describes /
                                            broker, outbox), for the caller's /ready
 """
 
-import json
-
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.urls import path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
+from rest_framework import exceptions as drf_exceptions
 
 from integration import codec, correlation, errors
+from integration.edge import parsers
 from integration.edge.problems import CONTENT_TYPE, problem, problem_response, status_of
 from integration.logging import get_logger
 from integration.services import auth, decode_arguments, operation_named, remote
@@ -29,9 +29,8 @@ log = get_logger("integration.edge")
 
 
 def _refusal(request, context: str):
-    """A 401 or 404 problem if the request may not reach `context` here; else None."""
-    if context not in remote.served_contexts():
-        return problem_response(404, detail=f"This process does not serve {context!r}.")
+    """A 401 or 404 problem if the request may not reach `context` here; else None. The token is
+    checked first: without one, nothing is told, not even which contexts this process serves."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     try:
@@ -43,7 +42,26 @@ def _refusal(request, context: str):
         return problem_response(
             401, slug="service-token-invalid", detail=str(exc), headers={"WWW-Authenticate": auth.SCHEME}
         )
+    if context not in remote.served_contexts():
+        return problem_response(404, detail=f"This process does not serve {context!r}.")
     return None
+
+
+def _arguments_sent(request) -> dict:
+    """The call's arguments, a JSON object read by the public API's rules (integration.edge.parsers:
+    no NUL or lone surrogate, bounded depth and numbers, each name once); CodecError otherwise."""
+    try:
+        sent = parsers.parse_json(request.body.decode("utf-8")) if request.body else {}
+    except UnicodeDecodeError:
+        raise codec.CodecError("The request body is not valid UTF-8.") from None
+    except drf_exceptions.ParseError as exc:
+        raise codec.CodecError(str(exc.detail)) from None
+    except drf_exceptions.ValidationError as exc:
+        problems = (f"{path}: {' '.join(map(str, found))}" for path, found in exc.detail.items())
+        raise codec.CodecError("; ".join(problems)) from None
+    if not isinstance(sent, dict):
+        raise codec.CodecError("the arguments are a JSON object")
+    return sent
 
 
 def _error_answer(exc: Exception) -> JsonResponse:
@@ -78,16 +96,14 @@ def operation_call(request, context: str, name: str):
         causation_id=causation if correlation.is_well_formed(causation) else None,
     ):
         try:
-            sent = json.loads(request.body or b"{}")
-            if not isinstance(sent, dict):
-                raise codec.CodecError("the arguments are a JSON object")
+            sent = _arguments_sent(request)
             unknown, missing = set(sent) - set(op.parameters), op.required - set(sent)
             if unknown or missing:
                 raise TypeError(
                     f"{op.qualified_name}() got unexpected {sorted(unknown)} / missing {sorted(missing)}"
                 )
             arguments = decode_arguments(op, sent)
-        except ValueError as exc:  # CodecError and bad JSON alike
+        except ValueError as exc:  # CodecError, and anything else a decoder refused
             return _error_answer(exc if isinstance(exc, codec.CodecError) else codec.CodecError(str(exc)))
         except TypeError as exc:
             return _error_answer(exc)

@@ -70,32 +70,42 @@ def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return members
 
 
+def parse_json(text: str, *, strict: bool = True) -> Any:
+    """`text` (a body already read within the size limit and decoded) as JSON under the rules above:
+    ParseError for what is not JSON or nests too deep, ValidationError naming each unstorable value.
+    The public API's parser and the internal endpoints (integration.edge.internal) both read with it."""
+    max_depth = settings.JSON_MAX_DEPTH
+    try:
+        data = json.loads(
+            text,
+            parse_constant=_reject_constant if strict else None,
+            parse_int=_bounded_int,
+            parse_float=_finite_float,
+            object_pairs_hook=_unique_names,
+        )
+    except RecursionError:
+        # The decoder recurses once per level: far past JSON_MAX_DEPTH it runs out of stack first.
+        raise exceptions.ParseError(_too_deep(max_depth)) from None
+    except ValueError as exc:
+        raise exceptions.ParseError(f"The request body is not valid JSON: {exc}") from None
+    errors: dict[str, list[str]] = {}
+    try:
+        for path, problem in json_unstorable(data, max_depth=max_depth):
+            errors.setdefault(path or "non_field_errors", []).append(problem)
+    except JSONTooDeep:
+        raise exceptions.ParseError(_too_deep(max_depth)) from None
+    if errors:
+        raise exceptions.ValidationError(errors)
+    return data
+
+
+def _too_deep(max_depth: int) -> str:
+    return f"The request body nests arrays and objects more than {max_depth} levels deep."
+
+
 class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        text = self._read(stream, (parser_context or {}).get("request"))
-        max_depth = settings.JSON_MAX_DEPTH
-        try:
-            data = json.loads(
-                text,
-                parse_constant=_reject_constant if self.strict else None,
-                parse_int=_bounded_int,
-                parse_float=_finite_float,
-                object_pairs_hook=_unique_names,
-            )
-        except RecursionError:
-            # The decoder recurses once per level: far past JSON_MAX_DEPTH it runs out of stack first.
-            raise exceptions.ParseError(self._too_deep(max_depth)) from None
-        except ValueError as exc:
-            raise exceptions.ParseError(f"The request body is not valid JSON: {exc}") from None
-        errors: dict[str, list[str]] = {}
-        try:
-            for path, problem in json_unstorable(data, max_depth=max_depth):
-                errors.setdefault(path or "non_field_errors", []).append(problem)
-        except JSONTooDeep:
-            raise exceptions.ParseError(self._too_deep(max_depth)) from None
-        if errors:
-            raise exceptions.ValidationError(errors)
-        return data
+        return parse_json(self._read(stream, (parser_context or {}).get("request")), strict=self.strict)
 
     @staticmethod
     def _read(stream, request) -> str:
@@ -117,7 +127,3 @@ class JSONParser(parsers.JSONParser):
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             raise exceptions.ParseError("The request body is not valid UTF-8.") from None
-
-    @staticmethod
-    def _too_deep(max_depth: int) -> str:
-        return f"The request body nests arrays and objects more than {max_depth} levels deep."

@@ -86,8 +86,8 @@ def ready_path(context: str) -> str:
 
 def _url(context: str, path: str) -> str:
     base = remote_contexts().get(context)
-    if not isinstance(base, str) or not base.startswith(("http://", "https://")):
-        raise ImproperlyConfigured(f"CONTEXTS_REMOTE[{context!r}] must be an http(s) base URL, not {base!r}")
+    if problem := placement.base_url_problem(context, base):
+        raise ImproperlyConfigured(problem)
     return base.rstrip("/") + path
 
 

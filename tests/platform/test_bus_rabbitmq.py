@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import threading
 import time
+import uuid
 from urllib.parse import unquote, urlparse
 
 import pytest
@@ -18,9 +19,10 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from kombu import Connection
 
-from integration import bus
+from integration import bus, codec
 from integration.bus import core, rabbitmq, registry
 from integration.bus.models import Delivery, InboxRecord, OutboxMessage
 from tests.busapp import events
@@ -174,6 +176,44 @@ def test_a_handler_failing_n_times_is_dead_lettered_and_replayed_from_the_admin(
     )
     assert Effect.objects.filter(event_id=event_id, handler="flaky").count() == 1
     assert Effect.objects.filter(event_id=event_id).count() == 3
+
+
+@pytest.mark.parametrize("attempts", ["three", [1]])
+def test_a_message_whose_attempts_header_is_unreadable_is_dead_lettered_and_holds_nothing_back(
+    processes, attempts
+):
+    """A message published by something other than the relay or the consumer's own retries (a
+    hand-made replay, a foreign producer) with an `x-attempts` no integer: dead-lettered as malformed,
+    while the consumer goes on with the next messages of every queue."""
+    foreign = core.Envelope(
+        id=uuid.uuid4(),
+        type="testbus.Pinged.v1",
+        version=1,
+        occurred_at=timezone.now(),
+        source="testbus",
+        correlation_id="foreign-0123456789",
+        causation_id=None,
+        payload={"n": 1},
+    )
+    with Connection(settings.CELERY_BROKER_URL) as conn:
+        conn.Producer().publish(
+            codec.dumps(foreign),
+            exchange=rabbitmq.exchange_for("testbus"),
+            routing_key="testbus.Pinged.v1",
+            headers={rabbitmq.ATTEMPTS_HEADER: attempts},
+            content_type="application/json",
+            delivery_mode=2,
+        )
+    with transaction.atomic():
+        bus.publish(events.Pinged(n=2))
+
+    wait_until(lambda: handled_once_each(1), timeout=30, message="the next event handled by every handler")
+    wait_until(
+        lambda: all(dead_letter_count(name) == 1 for name in HANDLERS),
+        timeout=10,
+        message="the unreadable message dead-lettered from every handler's queue",
+    )
+    assert not InboxRecord.objects.filter(event_id=foreign.id).exists()
 
 
 def close_vhost_connections() -> int:

@@ -93,6 +93,50 @@ def test_a_placement_that_cannot_be_is_refused_when_the_settings_load(configured
         placement.local_contexts(CONTEXTS, configured=configured, remote=remote)
 
 
+@pytest.mark.parametrize(
+    ("configured", "message"),
+    [
+        ('{"payments": "payments:8000"}', "CONTEXTS_REMOTE['payments'] is 'payments:8000', not an http"),
+        ('{"payments": "ftp://payments"}', "CONTEXTS_REMOTE['payments'] is 'ftp://payments', not an http(s)"),
+        ('{"payments": "http://"}', "CONTEXTS_REMOTE['payments'] is 'http://', not an http(s) base URL"),
+        ('{"payments": "http://payments:80a"}', "is 'http://payments:80a', not an http"),
+        ('{"payments": "http://payments/?v=1"}', "is 'http://payments/?v=1', not an http"),
+        ('{"payments": 8000}', "CONTEXTS_REMOTE['payments'] is 8000, not an http(s) base URL"),
+        ('{"paymnets": "http://payments"}', "CONTEXTS_REMOTE names 'paymnets', which is not a context"),
+        ('["payments"]', "CONTEXTS_REMOTE is a JSON object"),
+        ("payments=http://payments", "CONTEXTS_REMOTE is not JSON"),
+    ],
+)
+def test_a_remote_placement_that_cannot_be_is_refused_when_the_settings_load(configured, message):
+    with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
+        placement.remote_contexts(CONTEXTS, configured=configured)
+
+
+def test_a_remote_base_url_may_be_https_or_have_a_gateway_s_path():
+    configured = '{"payments": "https://payments.internal", "users": "http://gateway:8000/shop/"}'
+    assert placement.remote_contexts(CONTEXTS, configured=configured) == json.loads(configured)
+    assert placement.remote_contexts(CONTEXTS, configured="{}") == {}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CONTEXTS_REMOTE": '{"payments": "payments:80"}'}, "CONTEXTS_REMOTE['payments'] is 'payments:80'"),
+        ({"SERVICE_TOKEN_SECRET": " , "}, "SERVICE_TOKEN_SECRET is empty"),
+        ({"SERVICE_TOKEN_TTL_SECONDS": "0"}, "SERVICE_TOKEN_TTL_SECONDS must be 1 or more, not 0"),
+    ],
+)
+def test_a_process_with_settings_that_would_fail_every_internal_call_does_not_start(env, message):
+    """Gunicorn and Celery run no system check: what would fail only at the first call to another
+    context stops the process at start, with the reason."""
+    env = {**process_env("config.settings"), "CONTEXTS_LOCAL": ",".join(MONOLITH), **env}
+    env.setdefault("CONTEXTS_REMOTE", json.dumps({"payments": "http://payments:8000"}))
+    setup = [sys.executable, "-c", "import django; django.setup()"]
+    result = subprocess.run(setup, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {message}" in result.stderr, result.stderr
+
+
 def test_a_deployment_holding_every_context_keeps_the_integration_queue_others_get_their_own():
     assert placement.integration_queue(CONTEXTS, CONTEXTS) == "integration"
     assert placement.integration_queue(CONTEXTS, SERVICE) == "integration.payments+notifications"

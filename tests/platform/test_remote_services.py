@@ -212,6 +212,59 @@ def test_arguments_the_codec_refuses_fail_alike_and_a_bug_is_a_transient_failure
     assert (bug.value.reason, bug.value.upstream_status) == ("status", 500)
 
 
+# --- hostile input at /internal/ ----------------------------------------------------------------------
+
+
+def _post_raw(url: str, body: bytes, headers: dict) -> tuple[int, dict, dict]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param('{"sku": "A\\u0000B"}', id="nul"),
+        pytest.param('{"sku": "\\ud800"}', id="lone-surrogate"),
+        pytest.param('{"sku": ' + "[" * 100_000 + "]" * 100_000 + "}", id="deeper-than-the-stack"),
+        pytest.param('{"sku": ' + "[" * 65 + "]" * 65 + "}", id="deeper-than-json-max-depth"),
+        pytest.param('{"sku": NaN}', id="nan"),
+        pytest.param('{"sku": "A", "sku": "B"}', id="a-name-twice"),
+        pytest.param('{"sku": 1e400}', id="huge-number"),
+    ],
+)
+def test_arguments_no_operation_could_take_are_a_400_problem_never_a_500(services_server, body):
+    """A call whose arguments cannot be stored (NUL, a lone surrogate) or parsed safely is refused as the
+    public API refuses such a body, before the operation runs: a 500 would reach the caller as a
+    transport failure, retried and counted by its breaker, for a call that can never succeed."""
+    status, headers, answer = _post_raw(
+        services_server.url("/internal/catalog/product_get/"), body.encode(), _token(context="catalog")
+    )
+    assert status == 400, answer
+    assert headers["Content-Type"] == "application/problem+json"
+    # The caller raises it again as a CodecError, as for any argument the codec refuses.
+    assert answer["exception"]["error"] == services.remote.CODEC_ERROR
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/internal/nowhere/anything/"), ("GET", "/internal/nowhere/ready/")],
+)
+def test_a_context_not_served_here_is_401_without_a_token_and_404_with_one(services_server, method, path):
+    """Without a valid token nothing about the process is told, not even which contexts it serves."""
+    url = services_server.url(path)
+    body = b"{}" if method == "POST" else None
+    for headers, expected in (({}, 401), (_token(context="catalog"), 401), (_token(context="nowhere"), 404)):
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=15)
+        assert answer.value.code == expected, headers
+        assert answer.value.headers["Content-Type"] == "application/problem+json"
+
+
 # --- transport faults ---------------------------------------------------------------------------------
 
 
@@ -348,7 +401,7 @@ def test_the_settings_of_extracted_contexts_are_checked(settings):
     messages = " | ".join(e.msg for e in found)
     assert all(isinstance(e, checks.Error) and e.id == "integration.E006" for e in found)
     assert "'nowhere', which has no api" in messages
-    assert "CONTEXTS_REMOTE['payments'] is not an http(s) URL" in messages
+    assert "CONTEXTS_REMOTE['payments'] is 'payments:8000', not an http(s) base URL" in messages
     assert "'payments' is both served here" in messages
     assert "CONTEXTS_READY_REQUIRED names 'shipping'" in messages
 
