@@ -156,6 +156,18 @@ def test_manage_py_commands_exist_and_accept_their_arguments(side, kind, compone
         assert argv == makefile_command("migrate", "python")
 
 
+def test_the_migrate_job_refuses_a_release_that_fails_the_deploy_checks(side, image):
+    """Its init container runs `check --deploy` first: settings that keep a dev-only secret migrate
+    nothing (the processes themselves refuse only SECRET_KEY's)."""
+    (init,) = pod_spec(side.one("Job", "migrate"))["initContainers"]
+    assert init["command"] == ["python", "manage.py", "check", "--deploy", "--fail-level", "ERROR"]
+    assert init["envFrom"] == container(side, "Job", "migrate")["envFrom"]
+    dev_only = {**side.env, "SERVICE_TOKEN_SECRET": "dev-only-service-token-secret"}
+    out = manage(image, dev_only, *init["command"][2:])
+    assert out.returncode != 0 and "SERVICE_TOKEN_SECRET" in out.stderr, out.stderr
+    assert manage(image, side.env, *init["command"][2:]).returncode == 0
+
+
 def test_no_process_is_told_its_contexts_on_the_command_line(side):
     """Which contexts a side's worker, consumer and beat serve follows from CONTEXTS_LOCAL, so the
     three cannot disagree (README, Extracting a context)."""
