@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
 from integration import placement, services, webhooks
 from integration.services import auth, remote
@@ -186,3 +187,23 @@ def event_transport(app_configs, **kwargs):
             id="integration.E007",
         )
     ]
+
+
+# The checks a process cannot run correctly without: where each context is, and the event broker.
+START_CHECKS = (extracted_contexts, context_placement, event_transport)
+
+
+def refuse_to_start_unworkable() -> None:
+    """Raise ImproperlyConfigured, naming every problem, when the settings fail one of START_CHECKS.
+
+    `manage.py` commands run the system checks before they start; gunicorn and Celery's worker and beat
+    do not (Celery runs them and ignores the result), so a misplaced context would only fail at its
+    first call or task. config.wsgi and integration.worker call this at start-up."""
+    errors = [error for check in START_CHECKS for error in check(None)]
+    if errors:
+        raise ImproperlyConfigured(
+            "The settings cannot work: "
+            + "; ".join(
+                f"{error.msg} ({error.id})" + (f" {error.hint}" if error.hint else "") for error in errors
+            )
+        )

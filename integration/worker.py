@@ -17,6 +17,22 @@ def tasks_run_eagerly() -> bool:
 _bound: dict[str, correlation.bound] = {}
 
 
+@signals.worker_init.connect(weak=False, dispatch_uid="integration.worker.start_checks")
+@signals.beat_init.connect(weak=False, dispatch_uid="integration.beat.start_checks")
+def _refuse_to_start_unworkable(**_):
+    """A worker or beat whose settings place contexts where they cannot work does not start (Celery
+    runs Django's system checks but ignores their result, and logs any exception a signal handler
+    raises and goes on: only SystemExit stops it)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from integration.checks import refuse_to_start_unworkable
+
+    try:
+        refuse_to_start_unworkable()
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"ImproperlyConfigured: {exc}") from None
+
+
 @signals.before_task_publish.connect(weak=False, dispatch_uid="integration.correlation.publish")
 def _add_correlation_header(headers=None, **_):
     # The id of the request or task that publishes the task travels with it as a message header.

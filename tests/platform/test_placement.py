@@ -461,3 +461,42 @@ def test_a_monolith_s_fresh_database_gets_no_table_of_the_contexts_it_extracted(
     finally:
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- Refused at start by the processes that run no system check -----------------------------------------
+
+UNWORKABLE = {
+    "CONTEXTS_LOCAL": ",".join(SERVICE),
+    "CONTEXTS_REMOTE": json.dumps({"users": "http://shop:8000"}),  # catalog and shipping are nowhere
+    "BUS_TRANSPORT": "rabbitmq",
+}
+NOWHERE = "'catalog' has an api but is neither local (CONTEXTS_LOCAL) nor remote"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param([sys.executable, "-c", "import config.wsgi"], id="web (gunicorn imports config.wsgi)"),
+        pytest.param(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1"],
+            id="celery worker",
+        ),
+        pytest.param(
+            [sys.executable, "-m", "celery", "-A", "config", "beat", "--schedule=/dev/null"], id="beat"
+        ),
+    ],
+)
+def test_a_process_that_runs_no_system_check_refuses_an_unworkable_placement_at_start(argv):
+    env = {**process_env("config.settings"), **UNWORKABLE}
+    env.pop("CELERY_SKIP_CHECKS", None)
+    result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: The settings cannot work" in result.stderr, result.stderr[-3000:]
+    assert NOWHERE in result.stderr
+
+
+def test_a_workable_placement_starts(as_service):
+    checks.refuse_to_start_unworkable()  # the service's settings, as the split runs them: nothing raised
+    as_service.CONTEXTS_REMOTE = {"users": "http://shop:8000"}
+    with pytest.raises(ImproperlyConfigured, match=re.escape(NOWHERE)):
+        checks.refuse_to_start_unworkable()

@@ -152,6 +152,7 @@ def test_the_embedded_beat_starts_only_in_the_dev_server_process():
     assert not embedded.should_start(["manage.py", "migrate"], {"RUN_MAIN": "true"})
 
 
+@pytest.mark.django_db  # run_due closes stale connections first, as a long-lived thread must
 def test_the_embedded_beat_runs_each_periodic_task_when_due(eager_tasks, settings, monkeypatch):
     from integration import embedded
 
