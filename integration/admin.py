@@ -5,7 +5,10 @@ type it does not know, a malformed payload, or the handler's own error.
 """
 
 from django.contrib import admin, messages
+from django.contrib.auth.models import Group
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from integration.admin_selection import SelectedIdsChecked
 from integration.adminkit import ModelAdmin
 from integration.bus import core, registry
 from integration.bus.models import Delivery, InboxRecord, OutboxMessage
@@ -66,7 +69,7 @@ class ReasonFilter(admin.SimpleListFilter):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ModelAdmin):
     list_display = ("handler", "event_type", "status", "attempts", "reason", "next_attempt_at", "updated_at")
     list_filter = ("status", ReasonFilter, "message__type", "handler", "queue")
     search_fields = ("handler", "message__id", "message__type", "message__correlation_id", "last_error")
@@ -117,7 +120,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(InboxRecord)
-class InboxRecordAdmin(admin.ModelAdmin):
+class InboxRecordAdmin(ModelAdmin):
     list_display = ("handler", "event_id", "processed_at")
     list_filter = ("handler",)
     search_fields = ("handler", "event_id")
@@ -131,7 +134,7 @@ class InboxRecordAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ModelAdmin):
     """Webhook events received, by sender and event id: what a redelivery is checked against."""
 
     list_display = ("source", "event_id", "event_type", "received_at")
@@ -156,3 +159,10 @@ def _subscribed(handler: str) -> bool:
 
 # The idempotency keys' screen lives with their mechanism; admin discovers only this module.
 from integration.idempotency import admin as _idempotency_admin  # noqa: E402, F401
+
+# Django's and simplejwt's own screens (groups, tokens) refuse selected ids that are no ids as every
+# screen of ours does (integration.adminkit.ModelAdmin): registered again with the check mixed in.
+for _model in (Group, OutstandingToken, BlacklistedToken):
+    _own = type(admin.site.get_model_admin(_model))
+    admin.site.unregister(_model)
+    admin.site.register(_model, type(_own.__name__, (SelectedIdsChecked, _own), {}))

@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList as DjangoChangeList
 
+from integration.admin_selection import SelectedIdsChecked
+
 
 class ChangeList(DjangoChangeList):
     """Django's changelist, with a date-hierarchy year or day beyond what a datetime holds
@@ -19,9 +21,10 @@ class ChangeList(DjangoChangeList):
             raise IncorrectLookupParameters(error) from error
 
 
-class ModelAdmin(admin.ModelAdmin):
-    """The base of every model admin with a date hierarchy (tests/platform/test_admin_hostile.py
-    sweeps every registered changelist with hostile queries)."""
+class ModelAdmin(SelectedIdsChecked, admin.ModelAdmin):
+    """The base of every model admin of the project: bad changelist queries and actions given ids that
+    are no ids are refused, never a 500 (tests/platform/test_admin_hostile.py sweeps every registered
+    changelist and its actions with hostile input)."""
 
     def get_changelist(self, request, **kwargs):
         return ChangeList

@@ -20,7 +20,7 @@ from contexts.catalog.data import CatalogError
 from contexts.catalog.forms import ProductAdminForm
 from contexts.catalog.models import Category, Movement, Product, Reservation, ReservationLine, Stock
 from integration import money
-from integration.adminkit import ReadOnlyAdmin
+from integration.adminkit import ModelAdmin, ReadOnlyAdmin
 
 # What the export writes and the import reads back: the service's field names (attributes and images,
 # being JSON, stay on the product screen).
@@ -48,7 +48,7 @@ def _admin_actor(request) -> str:
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ModelAdmin):
     list_display = ("path", "name", "slug")
     search_fields = ("slug", "name")
     ordering = ("path",)
@@ -100,7 +100,7 @@ class StockInline(admin.StackedInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ModelAdmin):
     form = ProductAdminForm
     list_display = ("sku", "name", "price", "currency", "category", "is_active", "on_hand", "reserved")
     list_filter = ("is_active", "currency", "category")
@@ -236,7 +236,7 @@ class StockAdjustmentForm(forms.ModelForm):
 
 
 @admin.register(Stock)
-class StockAdmin(admin.ModelAdmin):
+class StockAdmin(ModelAdmin):
     form = StockAdjustmentForm
     list_display = ("product", "on_hand", "reserved", "available", "updated_at")
     search_fields = ("product__sku", "product__name")
@@ -335,7 +335,7 @@ class ActiveFirstFilter(admin.SimpleListFilter):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
+class ReservationAdmin(ModelAdmin):
     list_display = ("key", "status", "expires_at", "created_at", "lines_summary")
     list_filter = (ActiveFirstFilter,)
     search_fields = ("key", "lines__sku")

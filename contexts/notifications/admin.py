@@ -7,8 +7,7 @@ from django.utils.html import format_html, format_html_join
 
 from contexts.notifications import rendering, services
 from contexts.notifications.models import Device, Notification, Preference, SandboxMessage, Template
-from integration.admin_selection import SelectedIdsChecked
-from integration.adminkit import ReadOnlyAdmin
+from integration.adminkit import ModelAdmin, ReadOnlyAdmin
 from integration.bus import registry
 
 
@@ -33,14 +32,14 @@ class TemplateForm(forms.ModelForm):
         self.fields["event_type"] = forms.ChoiceField(choices=[(c, c) for c in choices])
 
 
-class _ReadOnlyAdmin(SelectedIdsChecked, ReadOnlyAdmin):
+class _ReadOnlyAdmin(ReadOnlyAdmin):
     """Rows written by the services only: operators look (and act through actions), never edit."""
 
     deletable = True
 
 
 @admin.register(Template)
-class TemplateAdmin(SelectedIdsChecked, admin.ModelAdmin):
+class TemplateAdmin(ModelAdmin):
     form = TemplateForm
     list_display = ("event_type", "channel", "locale", "subject", "updated_at")
     list_filter = ("channel", "locale", "event_type")

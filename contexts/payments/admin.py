@@ -197,7 +197,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(ModelAdmin):
     list_display = ("id", "payment", "amount", "reason", "status", "actor", "created_at")
     list_filter = ("status",)
     search_fields = ("=id", "=payment__id", "actor")

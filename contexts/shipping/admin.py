@@ -30,7 +30,6 @@ from contexts.shipping.models import (
     Status,
     TrackingEvent,
 )
-from integration.admin_selection import SelectedIdsChecked
 from integration.adminkit import ModelAdmin
 
 
@@ -62,7 +61,7 @@ class TrackingEventInline(_ReadOnlyInline):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(SelectedIdsChecked, ModelAdmin):
+class ShipmentAdmin(ModelAdmin):
     list_display = (
         "id",
         "status",
@@ -197,7 +196,7 @@ class ShipmentAdmin(SelectedIdsChecked, ModelAdmin):
 
 
 @admin.register(ShipmentRefusal)
-class ShipmentRefusalAdmin(admin.ModelAdmin):
+class ShipmentRefusalAdmin(ModelAdmin):
     """Create requests the carrier refused (an address it cannot deliver to), kept under their keys."""
 
     list_display = ("created_at", "key", "order_id", "carrier", "carrier_code")

@@ -12,6 +12,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from contexts.users import services
 from contexts.users.models import User
+from integration.admin_selection import SelectedIdsChecked
 from integration.edge.address import AddressField
 from integration.text import canonical_email
 
@@ -47,7 +48,7 @@ class UserEditForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(SelectedIdsChecked, DjangoUserAdmin):
     form = UserEditForm
     add_form = UserCreationForm
     ordering = ("-date_joined",)

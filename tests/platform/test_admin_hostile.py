@@ -48,3 +48,49 @@ def test_hostile_changelist_queries_are_never_a_500(operator, model, model_admin
         if response.status_code >= 500 or response.status_code not in (200, 302, 400, 404):
             failures[name] = response.status_code
     assert not failures, failures
+
+
+GARBAGE_IDS = ["not-an-id", "99999999999999999999999", "-1", "1.5", "x" * 300, "%25", "'"]
+
+
+@pytest.mark.parametrize(("model", "model_admin"), changelists())
+def test_garbage_selected_ids_of_every_action_are_never_a_500(operator, model, model_admin, rf):
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    request = rf.get(url)
+    request.user = UserFactory(is_staff=True, is_superuser=True)
+    failures = {}
+    for action in model_admin.get_actions(request):
+        for value in GARBAGE_IDS:
+            response = operator.post(url, {"action": action, "index": "0", "_selected_action": [value]})
+            if response.status_code >= 500:
+                failures[(action, value[:20])] = response.status_code
+    assert not failures, failures
+
+
+HOSTILE_OBJECT_QUERIES = ["", "_to_field=nope", "_popup=1&_to_field=id", "_changelist_filters=%25%25%25"]
+
+
+@pytest.mark.parametrize(("model", "model_admin"), changelists())
+def test_garbage_object_urls_are_never_a_500(operator, model, model_admin):
+    prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+    failures = {}
+    for view in ("change", "delete", "history"):
+        for value in GARBAGE_IDS[:3]:
+            url = reverse(f"{prefix}_{view}", args=[value])
+            for query in HOSTILE_OBJECT_QUERIES:
+                response = operator.get(f"{url}?{query}")
+                if response.status_code >= 500:
+                    failures[(view, value[:20], query)] = response.status_code
+    for query in [
+        "q=(%5B%5C*%2B",
+        "q=" + "a" * 5000,
+        "all=&p=-1",
+        "_to_field=nope",
+        "_popup=1&_to_field=pk",
+        "q=%3D1&all=",
+        "o=1.2.3",
+    ]:
+        response = operator.get(f"{reverse(f'{prefix}_changelist')}?{query}")
+        if response.status_code >= 500:
+            failures[("changelist", query[:30])] = response.status_code
+    assert not failures, failures
