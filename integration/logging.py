@@ -19,7 +19,9 @@ JSON_PROCESSORS = [
 
 CONSOLE_PROCESSORS = [
     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-    structlog.dev.ConsoleRenderer(colors=False),
+    # Python's own traceback: structlog would otherwise render with rich whenever a dev tool happens to
+    # have installed it, with every frame's locals, in colour, at a few hundred milliseconds an error.
+    structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback),
 ]
 
 structlog.configure(
