@@ -1,5 +1,6 @@
 """Run a real Celery worker process against RabbitMQ and the test database, for tests that need one."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -206,20 +207,27 @@ def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1, messa
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
+def _other_sessions(*, busy_only: bool) -> int:
+    """Sessions of the test database other than this one; `busy_only`: those running a statement or
+    holding a transaction (an idle connection holds no lock)."""
+    sql = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    if busy_only:
+        sql += " AND backend_type = 'client backend' AND state <> 'idle'"
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone()[0]
+
+
 def wait_for_other_sessions_to_idle(timeout: float = 15.0, quiet_for: float = 0.3) -> None:
     """Wait until no other session of the test database has run a statement or held a transaction for
-    `quiet_for` seconds (idle connections hold no lock), or `timeout` passes."""
+    `quiet_for` seconds, or `timeout` passes."""
     deadline = time.monotonic() + timeout
     quiet_since = None
     while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'"
-            )
-            busy = cursor.fetchone()[0]
         now = time.monotonic()
-        if busy:
+        if _other_sessions(busy_only=True):
             quiet_since = None
         elif quiet_since is None:
             quiet_since = now
@@ -232,12 +240,19 @@ def wait_for_other_sessions_to_close(timeout: float = 10.0) -> None:
     """Child processes' connections linger a moment after they exit; the test database can only be
     dropped once they are gone."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-            if cursor.fetchone()[0] == 0:
-                return
+    while time.monotonic() < deadline and _other_sessions(busy_only=False):
         time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def suite_worker_paused(suite_worker, django_db_blocker):
+    """The suite's all-queues worker stopped for the block (a worker of other settings takes its
+    queues meanwhile), and started again after it."""
+    with django_db_blocker.unblock():
+        suite_worker.stop()
+    try:
+        yield
+    finally:
+        with django_db_blocker.unblock():
+            wait_for_other_sessions_to_close()
+            suite_worker.start()

@@ -93,43 +93,39 @@ def notifications_worker(suite_worker, django_db_blocker, smtp_server, sms_gatew
     """A real Celery worker on the notifications (and test bus) queues, sending email to the test's
     SMTP server and SMS to the stub gateway over HTTP, with quick retries (3 attempts). The suite's
     all-queues worker is paused meanwhile (it would send these tests' messages with its own settings)."""
-    from tests.worker import WorkerProcess, purge_queues, wait_for_other_sessions_to_close
+    from tests.worker import WorkerProcess, purge_queues, suite_worker_paused
 
-    with django_db_blocker.unblock():
-        suite_worker.stop()
-    queues = ["notifications", "testbus"]
-    busy = {q: n for q in queues if (n := _consumers(q))}
-    if busy:
-        pytest.fail(f"another worker consumes {busy}: its settings would send these tests' messages")
-    sms = {
-        "base_url": sms_gateway.url,
-        "max_attempts": 2,
-        "backoff_base": 0.01,
-        "backoff_max": 0.05,
-        "breaker": {"fail_max": 1000, "min_calls": 1000},
-    }
-    env = {
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp_server.port),
-        "NOTIFICATIONS_SMS_PROVIDER": "contexts.notifications.providers.http.HttpSms",
-        "NOTIFICATIONS_MAX_ATTEMPTS": "3",
-        "NOTIFICATIONS_BACKOFF_BASE_SECONDS": "0.2",
-        "NOTIFICATIONS_BACKOFF_MAX_SECONDS": "0.5",
-        "RESILIENCE_DEPENDENCIES": json.dumps({"sms": sms}),
-        "BUS_MAX_ATTEMPTS": "3",
-        "BUS_BACKOFF_BASE_SECONDS": "0.2",
-        "BUS_BACKOFF_MAX_SECONDS": "1",
-    }
-    with django_db_blocker.unblock():
-        purge_queues()
-        worker = WorkerProcess(
-            queues=queues, env=env, settings_module="tests.notifications.worker_settings"
-        ).start()
-    try:
-        yield worker
-    finally:
-        worker.stop()
+    with suite_worker_paused(suite_worker, django_db_blocker):
+        queues = ["notifications", "testbus"]
+        busy = {q: n for q in queues if (n := _consumers(q))}
+        if busy:
+            pytest.fail(f"another worker consumes {busy}: its settings would send these tests' messages")
+        sms = {
+            "base_url": sms_gateway.url,
+            "max_attempts": 2,
+            "backoff_base": 0.01,
+            "backoff_max": 0.05,
+            "breaker": {"fail_max": 1000, "min_calls": 1000},
+        }
+        env = {
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(smtp_server.port),
+            "NOTIFICATIONS_SMS_PROVIDER": "contexts.notifications.providers.http.HttpSms",
+            "NOTIFICATIONS_MAX_ATTEMPTS": "3",
+            "NOTIFICATIONS_BACKOFF_BASE_SECONDS": "0.2",
+            "NOTIFICATIONS_BACKOFF_MAX_SECONDS": "0.5",
+            "RESILIENCE_DEPENDENCIES": json.dumps({"sms": sms}),
+            "BUS_MAX_ATTEMPTS": "3",
+            "BUS_BACKOFF_BASE_SECONDS": "0.2",
+            "BUS_BACKOFF_MAX_SECONDS": "1",
+        }
         with django_db_blocker.unblock():
-            wait_for_other_sessions_to_close()
-            suite_worker.start()
+            purge_queues()
+            worker = WorkerProcess(
+                queues=queues, env=env, settings_module="tests.notifications.worker_settings"
+            ).start()
+        try:
+            yield worker
+        finally:
+            worker.stop()

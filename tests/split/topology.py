@@ -37,6 +37,7 @@ from tests.worker import (
     database_url,
     process_env,
     purge_queues,
+    suite_worker_paused,
     wait_for_other_sessions_to_close,
 )
 
@@ -219,13 +220,11 @@ def split_running(*, env: dict | None = None, worker_class: str = "sync", databa
 def split_topology_running(suite_worker, django_db_blocker):
     """Both deployments running; the suite's all-queues worker is paused meanwhile (it would take the
     monolith's tasks with the in-process settings)."""
-    with django_db_blocker.unblock():
-        suite_worker.stop()
-    try:
-        with split_running(database_access=django_db_blocker.unblock) as split:
-            yield split
-    finally:
-        suite_worker.start()
+    with (
+        suite_worker_paused(suite_worker, django_db_blocker),
+        split_running(database_access=django_db_blocker.unblock) as split,
+    ):
+        yield split
 
 
 @contextlib.contextmanager
