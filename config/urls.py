@@ -1,9 +1,9 @@
 """Root URLs: the edge's probes and docs, the admin, and each local context's routes under /api/v1/."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from integration import placement
 from integration.edge.ratelimit import login_limited, password_change_limited
 
 # Operators' passwords get the same guessing limits as the API's: the login form and the password
@@ -19,8 +19,4 @@ urlpatterns = [
 ]
 # Each context's public routes, where its tables are (CONTEXTS_LOCAL): a request for an extracted
 # context's routes that reaches this deployment is a 404, never a query of tables it does not have.
-urlpatterns += [
-    path("api/v1/", include(f"contexts.{context}.urls"))
-    for context in ("users", "catalog", "payments", "shipping", "notifications", "orders")
-    if placement.is_local(context)
-]
+urlpatterns += [path("api/v1/", include(f"contexts.{context}.urls")) for context in settings.CONTEXTS_LOCAL]

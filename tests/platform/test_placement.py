@@ -22,6 +22,7 @@ from django.core.management import call_command
 from django.db import connection, router
 from django.db.migrations.loader import MigrationLoader
 from django.test import RequestFactory
+from django.urls import get_resolver
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from contexts.notifications.models import Notification
@@ -39,6 +40,13 @@ SERVICE = ["payments", "notifications"]
 MONOLITH = ["users", "catalog", "orders", "shipping"]
 # What the service must say about the contexts with an api that it does not hold (orders has none).
 SERVICE_REMOTE = {"users": "http://shop:8000", "catalog": "http://shop:8000", "shipping": "http://shop:8000"}
+
+
+@pytest.fixture(autouse=True)
+def _urls_loaded_as_the_suite_s():
+    """The URLconf mounts the local contexts' routes once, when first resolved (config.urls); resolved
+    first under a placement fixture below, it would leave the rest of the session without the others'."""
+    get_resolver().url_patterns
 
 
 @pytest.fixture
